@@ -115,6 +115,55 @@ fn step_count(a: f64, b: f64, max_step: f64) -> Result<u64, IntegrateError> {
     Ok(n as u64)
 }
 
+/// One interval of a save grid: from the previous stop to save time `index`, covered by
+/// `steps` equal steps of size `dt` (start times `from + i·dt`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridInterval {
+    /// Index of the save time that ends the interval.
+    pub index: usize,
+    /// Start of the interval (t0 or the previous save time).
+    pub from: f64,
+    /// The save time.
+    pub to: f64,
+    /// Number of equal steps (0 when `to == from`).
+    pub steps: u64,
+    /// Step size `(to − from)/steps` (0 when there are no steps).
+    pub dt: f64,
+}
+
+/// The stepping plan every integrator of this crate follows: equal steps of at most
+/// `max_step` between consecutive stops, landing exactly on each save time. Drivers outside
+/// this crate (ensembles that step many members at once) use it to share the same grid.
+///
+/// ```
+/// use diffapprox_integrate::{plan_save_grid, IntegrateError, SaveTimes};
+/// fn main() -> Result<(), IntegrateError> {
+///     let plan = plan_save_grid(0.0, &SaveTimes::new(vec![0.25, 1.0], 0.0)?, 0.1)?;
+///     assert_eq!((plan[0].steps, plan[1].steps), (3, 8));
+///     Ok(())
+/// }
+/// ```
+pub fn plan_save_grid(t0: f64, save: &SaveTimes, max_step: f64) -> Result<Vec<GridInterval>, IntegrateError> {
+    if !(max_step.is_finite() && max_step > 0.0) {
+        return Err(IntegrateError::InvalidMaxStep { max_step });
+    }
+    if !t0.is_finite() {
+        return Err(IntegrateError::NonFiniteStartTime { t0 });
+    }
+    let mut plan = Vec::with_capacity(save.len());
+    let mut a = t0;
+    for (index, &b) in save.as_slice().iter().enumerate() {
+        if b < t0 {
+            return Err(IntegrateError::SaveTimeBeforeStart { index, value: b, t0 });
+        }
+        let steps = step_count(a, b, max_step)?;
+        let dt = if steps > 0 { (b - a) / steps as f64 } else { 0.0 };
+        plan.push(GridInterval { index, from: a, to: b, steps, dt });
+        a = b;
+    }
+    Ok(plan)
+}
+
 /// Drives `step(t, y, dt)` from `t0` through every save time, landing exactly on each one
 /// with equal steps between consecutive stops, and calls `observe(index, save_time, y)` there.
 /// Validates everything before the first step; returns the number of steps taken.
@@ -128,41 +177,15 @@ pub(crate) fn drive_save_grid(
     mut step: impl FnMut(f64, &mut [f64], f64),
     mut observe: impl FnMut(usize, f64, &[f64]),
 ) -> Result<usize, IntegrateError> {
-    if !(max_step.is_finite() && max_step > 0.0) {
-        return Err(IntegrateError::InvalidMaxStep { max_step });
-    }
-    if !t0.is_finite() {
-        return Err(IntegrateError::NonFiniteStartTime { t0 });
-    }
-    // `save` was validated against some t0; check it against this one, and make sure every
-    // interval has a countable number of steps, before touching `y`.
-    let mut a = t0;
-    for (index, &b) in save.as_slice().iter().enumerate() {
-        if b < t0 {
-            return Err(IntegrateError::SaveTimeBeforeStart {
-                index,
-                value: b,
-                t0,
-            });
-        }
-        step_count(a, b, max_step)?;
-        a = b;
-    }
-
+    let plan = plan_save_grid(t0, save, max_step)?;
     let mut steps = 0usize;
-    let mut a = t0;
-    for (index, &b) in save.as_slice().iter().enumerate() {
-        let n = step_count(a, b, max_step)?;
-        if n > 0 {
-            let dt = (b - a) / n as f64;
-            for i in 0..n {
-                // Step start times are computed from `a`, not accumulated, to avoid drift.
-                step(a + i as f64 * dt, y, dt);
-            }
-            steps += n as usize;
+    for iv in &plan {
+        for i in 0..iv.steps {
+            // Step start times are computed from `from`, not accumulated, to avoid drift.
+            step(iv.from + i as f64 * iv.dt, y, iv.dt);
         }
-        observe(index, b, y);
-        a = b;
+        steps += iv.steps as usize;
+        observe(iv.index, iv.to, y);
     }
     Ok(steps)
 }

@@ -26,5 +26,5 @@ mod rk4;
 
 pub use error::IntegrateError;
 pub use euler_maruyama::{EulerMaruyama, SdeSystem, integrate_euler_maruyama};
-pub use grid::SaveTimes;
+pub use grid::{GridInterval, SaveTimes, plan_save_grid};
 pub use rk4::{Rk4, VectorField, integrate_rk4};

@@ -17,7 +17,10 @@ pub fn builtin(spec: &str) -> Result<Option<Problem>, ModelError> {
     };
     let no_args = |p: Problem| -> Result<Option<Problem>, ModelError> {
         match args {
-            Some(a) if !a.is_empty() => Err(ModelError::BadSpec { spec: spec.into(), message: format!("`{name}` takes no parameters") }),
+            Some(a) if !a.is_empty() => Err(ModelError::BadSpec {
+                spec: spec.into(),
+                message: format!("`{name}` takes no parameters"),
+            }),
             _ => Ok(Some(p)),
         }
     };
@@ -35,8 +38,14 @@ pub fn builtin(spec: &str) -> Result<Option<Problem>, ModelError> {
 fn parse_teacher(spec: &str, args: &str) -> Result<TeacherSpec, ModelError> {
     let mut t = TeacherSpec::default();
     for kv in args.split(',').filter(|s| !s.trim().is_empty()) {
-        let (k, v) = kv.split_once('=').ok_or_else(|| ModelError::BadSpec { spec: spec.into(), message: format!("`{kv}` is not key=value") })?;
-        let bad = || ModelError::BadSpec { spec: spec.into(), message: format!("`{k}`: `{v}` is not a valid value") };
+        let (k, v) = kv.split_once('=').ok_or_else(|| ModelError::BadSpec {
+            spec: spec.into(),
+            message: format!("`{kv}` is not key=value"),
+        })?;
+        let bad = || ModelError::BadSpec {
+            spec: spec.into(),
+            message: format!("`{k}`: `{v}` is not a valid value"),
+        };
         match k.trim() {
             "h" => t.h = v.trim().parse().map_err(|_| bad())?,
             "q" => t.q = v.trim().parse().map_err(|_| bad())?,
@@ -46,7 +55,10 @@ fn parse_teacher(spec: &str, args: &str) -> Result<TeacherSpec, ModelError> {
             "noise" => {
                 t.noise = v.trim().parse().map_err(|_| bad())?;
                 if !(t.noise.is_finite() && t.noise >= 0.0) {
-                    return Err(ModelError::BadSpec { spec: spec.into(), message: "`noise` must be finite and ≥ 0".into() });
+                    return Err(ModelError::BadSpec {
+                        spec: spec.into(),
+                        message: "`noise` must be finite and ≥ 0".into(),
+                    });
                 }
             }
             other => {
@@ -57,6 +69,14 @@ fn parse_teacher(spec: &str, args: &str) -> Result<TeacherSpec, ModelError> {
             }
         }
     }
+    for (key, v) in [("h", t.h), ("q", t.q), ("m", t.m), ("T", t.t)] {
+        if v == 0 {
+            return Err(ModelError::BadSpec {
+                spec: spec.into(),
+                message: format!("`{key}` must be at least 1"),
+            });
+        }
+    }
     Ok(t)
 }
 
@@ -65,7 +85,10 @@ pub fn xor() -> Problem {
     let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]].map(|r| r.to_vec());
     let targets = [[0.0], [1.0], [1.0], [0.0]].map(|r| r.to_vec());
     let data = TrainingSet::from_rows(&inputs, &targets).expect("built-in data is valid");
-    let net = Network { shape: Shape { h: 2, q: 2, m: 1 }, activation: Activation::Tanh };
+    let net = Network {
+        shape: Shape { h: 2, q: 2, m: 1 },
+        activation: Activation::Tanh,
+    };
     let mut p = Problem::new("xor", net, data, None).expect("built-in problem is valid");
     p.description = Some("XOR, 2-2-1 tanh network, the four patterns with targets 0/1".into());
     p
@@ -75,13 +98,19 @@ pub fn xor() -> Problem {
 pub fn sine() -> Problem {
     let t = 32;
     let xs: Vec<Vec<f64>> = (0..t)
-        .map(|k| vec![-std::f64::consts::PI + 2.0 * std::f64::consts::PI * k as f64 / (t - 1) as f64])
+        .map(|k| {
+            vec![-std::f64::consts::PI + 2.0 * std::f64::consts::PI * k as f64 / (t - 1) as f64]
+        })
         .collect();
     let ys: Vec<Vec<f64>> = xs.iter().map(|x| vec![x[0].sin()]).collect();
     let data = TrainingSet::from_rows(&xs, &ys).expect("built-in data is valid");
-    let net = Network { shape: Shape { h: 1, q: 8, m: 1 }, activation: Activation::Tanh };
+    let net = Network {
+        shape: Shape { h: 1, q: 8, m: 1 },
+        activation: Activation::Tanh,
+    };
     let mut p = Problem::new("sine", net, data, None).expect("built-in problem is valid");
-    p.description = Some("y = sin x at 32 equally spaced x in [-pi, pi], 1-8-1 tanh network".into());
+    p.description =
+        Some("y = sin x at 32 equally spaced x in [-pi, pi], 1-8-1 tanh network".into());
     p
 }
 
@@ -100,7 +129,9 @@ pub fn teacher(t: TeacherSpec) -> Result<Problem, ModelError> {
     };
     let normal = |r: &mut ChaCha8Rng| -> f64 { StandardNormal.sample(r) };
     let mut rx = rng_for(0);
-    let xs: Vec<Vec<f64>> = (0..t.t).map(|_| (0..t.h).map(|_| normal(&mut rx)).collect()).collect();
+    let xs: Vec<Vec<f64>> = (0..t.t)
+        .map(|_| (0..t.h).map(|_| normal(&mut rx)).collect())
+        .collect();
     let mut rw = rng_for(1);
     let d = shape.dim();
     let out_params = t.m * (t.q + 1);
@@ -110,7 +141,10 @@ pub fn teacher(t: TeacherSpec) -> Result<Problem, ModelError> {
             normal(&mut rw) / (fan_in as f64).sqrt()
         })
         .collect();
-    let net = Network { shape, activation: Activation::Tanh };
+    let net = Network {
+        shape,
+        activation: Activation::Tanh,
+    };
     let mut rn = rng_for(2);
     let mut hidden = vec![0.0; t.q];
     let mut out = vec![0.0; t.m];
@@ -122,7 +156,12 @@ pub fn teacher(t: TeacherSpec) -> Result<Problem, ModelError> {
         })
         .collect();
     let data = TrainingSet::from_rows(&xs, &ys)?;
-    let mut p = Problem::new(format!("teacher-h{}-q{}-m{}-T{}-seed{}", t.h, t.q, t.m, t.t, t.seed), net, data, None)?;
+    let mut p = Problem::new(
+        format!("teacher-h{}-q{}-m{}-T{}-seed{}", t.h, t.q, t.m, t.t, t.seed),
+        net,
+        data,
+        None,
+    )?;
     p.description = Some(format!(
         "random tanh teacher {}-{}-{} on T = {} Gaussian inputs, target noise {} (seed {})",
         t.h, t.q, t.m, t.t, t.noise, t.seed

@@ -42,13 +42,19 @@ impl TrainingSet {
             return Err(ModelError::NoExamples);
         }
         if inputs.len() != targets.len() {
-            return Err(ModelError::RowCount { inputs: inputs.len(), targets: targets.len() });
+            return Err(ModelError::RowCount {
+                inputs: inputs.len(),
+                targets: targets.len(),
+            });
         }
         let h = inputs[0].len();
         let m = targets[0].len();
         let x = table("inputs", inputs, h)?;
         let y = table("targets", targets, m)?;
-        Ok(TrainingSet { inputs: x, targets: y })
+        Ok(TrainingSet {
+            inputs: x,
+            targets: y,
+        })
     }
 
     /// Builds from arrays (T×h inputs, T×m targets), checking T ≥ 1 and finiteness.
@@ -57,12 +63,19 @@ impl TrainingSet {
             return Err(ModelError::NoExamples);
         }
         if inputs.nrows() != targets.nrows() {
-            return Err(ModelError::RowCount { inputs: inputs.nrows(), targets: targets.nrows() });
+            return Err(ModelError::RowCount {
+                inputs: inputs.nrows(),
+                targets: targets.nrows(),
+            });
         }
         for (field, a) in [("inputs", &inputs), ("targets", &targets)] {
             for ((r, _), v) in a.indexed_iter() {
                 if !v.is_finite() {
-                    return Err(ModelError::NonFiniteField { field: field.into(), row: Some(r), value: *v });
+                    return Err(ModelError::NonFiniteField {
+                        field: field.into(),
+                        row: Some(r),
+                        value: *v,
+                    });
                 }
             }
         }
@@ -79,10 +92,17 @@ impl TrainingSet {
         input_cols: &[Column],
         target_cols: &[Column],
     ) -> Result<Self, ModelError> {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(has_header).trim(csv::Trim::All).from_reader(reader);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(has_header)
+            .trim(csv::Trim::All)
+            .from_reader(reader);
         let headers: Vec<String> = if has_header {
             rdr.headers()
-                .map_err(|e| ModelError::Csv { row: 1, column: None, message: e.to_string() })?
+                .map_err(|e| ModelError::Csv {
+                    row: 1,
+                    column: None,
+                    message: e.to_string(),
+                })?
                 .iter()
                 .map(str::to_string)
                 .collect()
@@ -92,22 +112,35 @@ impl TrainingSet {
         let resolve = |c: &Column| -> Result<usize, ModelError> {
             match c {
                 Column::Index(i) => Ok(*i),
-                Column::Name(n) => headers.iter().position(|h| h == n).ok_or_else(|| ModelError::Csv {
-                    row: 1,
-                    column: Some(n.clone()),
-                    message: format!("no such column in the header {headers:?}"),
-                }),
+                Column::Name(n) => {
+                    headers
+                        .iter()
+                        .position(|h| h == n)
+                        .ok_or_else(|| ModelError::Csv {
+                            row: 1,
+                            column: Some(n.clone()),
+                            message: format!("no such column in the header {headers:?}"),
+                        })
+                }
             }
         };
         let xi: Vec<usize> = input_cols.iter().map(resolve).collect::<Result<_, _>>()?;
         let yi: Vec<usize> = target_cols.iter().map(resolve).collect::<Result<_, _>>()?;
         if xi.is_empty() || yi.is_empty() {
-            return Err(ModelError::Csv { row: 0, column: None, message: "choose at least one input and one target column".into() });
+            return Err(ModelError::Csv {
+                row: 0,
+                column: None,
+                message: "choose at least one input and one target column".into(),
+            });
         }
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for (n, rec) in rdr.records().enumerate() {
             let line = n + 1 + usize::from(has_header);
-            let rec = rec.map_err(|e| ModelError::Csv { row: line, column: None, message: e.to_string() })?;
+            let rec = rec.map_err(|e| ModelError::Csv {
+                row: line,
+                column: None,
+                message: e.to_string(),
+            })?;
             let get = |i: usize| -> Result<f64, ModelError> {
                 let col = headers.get(i).cloned().unwrap_or_else(|| i.to_string());
                 let s = rec.get(i).ok_or_else(|| ModelError::Csv {
@@ -121,7 +154,11 @@ impl TrainingSet {
                     message: format!("`{s}` is not a number"),
                 })?;
                 if !v.is_finite() {
-                    return Err(ModelError::Csv { row: line, column: Some(col), message: format!("value {v} is not finite") });
+                    return Err(ModelError::Csv {
+                        row: line,
+                        column: Some(col),
+                        message: format!("value {v} is not finite"),
+                    });
                 }
                 Ok(v)
             };
@@ -138,9 +175,16 @@ impl TrainingSet {
         input_cols: &[Column],
         target_cols: &[Column],
     ) -> Result<Self, ModelError> {
-        let f = std::fs::File::open(path).map_err(|e| ModelError::Io { path: path.display().to_string(), source: e })?;
-        Self::from_csv_reader(f, has_header, input_cols, target_cols)
-            .map_err(|e| ModelError::InFile { path: path.display().to_string(), source: Box::new(e) })
+        let f = std::fs::File::open(path).map_err(|e| ModelError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Self::from_csv_reader(f, has_header, input_cols, target_cols).map_err(|e| {
+            ModelError::InFile {
+                path: path.display().to_string(),
+                source: Box::new(e),
+            }
+        })
     }
 
     /// Number of examples T.
@@ -192,11 +236,20 @@ fn table(field: &str, rows: &[Vec<f64>], width: usize) -> Result<Array2<f64>, Mo
     let mut a = Array2::zeros((rows.len(), width));
     for (r, row) in rows.iter().enumerate() {
         if row.len() != width {
-            return Err(ModelError::RowLength { field: field.into(), row: r, found: row.len(), expected: width });
+            return Err(ModelError::RowLength {
+                field: field.into(),
+                row: r,
+                found: row.len(),
+                expected: width,
+            });
         }
         for (c, v) in row.iter().enumerate() {
             if !v.is_finite() {
-                return Err(ModelError::NonFiniteField { field: field.into(), row: Some(r), value: *v });
+                return Err(ModelError::NonFiniteField {
+                    field: field.into(),
+                    row: Some(r),
+                    value: *v,
+                });
             }
             a[(r, c)] = *v;
         }

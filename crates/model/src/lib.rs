@@ -38,14 +38,14 @@ mod network;
 mod objective;
 mod problem;
 
-pub use activation::Activation;
+pub use activation::{Activation, exp_m1_nonpositive, exp_nonpositive, logistic, tanh};
 pub use data::{Column, TrainingSet};
 pub use error::ModelError;
-pub use factor::{cholesky, factor_covariance, symmetric_sqrt, CHOLESKY_PIVOT_TOLERANCE};
+pub use factor::{CHOLESKY_PIVOT_TOLERANCE, cholesky, factor_covariance, symmetric_sqrt};
 pub use linear::{LinearLeastSquares, LinearScratch};
 pub use mlp::{NetworkObjective, NetworkScratch};
 pub use network::{Network, Shape};
-pub use objective::{drift, Evaluator, FactorKind, FiniteSum, NoiseFactor};
+pub use objective::{Evaluator, FactorKind, FiniteSum, NoiseFactor, drift};
 pub use problem::{
-    builtin_names, draw_initial_point, Problem, ProblemFile, TeacherSpec, DEFAULT_INIT_SCALE,
+    DEFAULT_INIT_SCALE, Problem, ProblemFile, TeacherSpec, builtin_names, draw_initial_point,
 };

@@ -43,7 +43,11 @@ pub fn gemm(
     let r = faer_ref(&rhs);
     let l = if lhs_transposed { l.transpose() } else { l };
     let r = if rhs_transposed { r.transpose() } else { r };
-    let acc = if accumulate { Accum::Add } else { Accum::Replace };
+    let acc = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
     let mut dst = dst.view_mut();
     matmul(faer_mut(&mut dst), acc, l, r, alpha, Par::Seq);
 }

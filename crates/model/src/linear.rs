@@ -5,9 +5,9 @@
 //! g_k = Bᵀ(y_k − Bθ), h = Bᵀ(ȳ − Bθ), A = −BᵀB and g_k − h = Bᵀ(y_k − ȳ), so
 //! R = Bᵀ Cov(y) B does not depend on θ.
 
+use crate::ModelError;
 use crate::linalg::gemm;
 use crate::objective::FiniteSum;
-use crate::ModelError;
 use ndarray::{Array1, Array2, ArrayViewMut2};
 
 /// The linear least-squares model ε_k(θ) = ½‖Bθ − y_k‖².
@@ -104,10 +104,18 @@ impl FiniteSum for LinearLeastSquares {
     }
 
     fn scratch(&self) -> LinearScratch {
-        LinearScratch { resid: vec![0.0; self.design.nrows()] }
+        LinearScratch {
+            resid: vec![0.0; self.design.nrows()],
+        }
     }
 
-    fn example_gradient(&self, k: usize, theta: &[f64], out: &mut [f64], sc: &mut LinearScratch) -> f64 {
+    fn example_gradient(
+        &self,
+        k: usize,
+        theta: &[f64],
+        out: &mut [f64],
+        sc: &mut LinearScratch,
+    ) -> f64 {
         let n = self.design.nrows();
         let mut err = 0.0;
         for r in 0..n {
@@ -124,6 +132,14 @@ impl FiniteSum for LinearLeastSquares {
     }
 
     fn jacobian(&self, _theta: &[f64], out: ArrayViewMut2<'_, f64>, _sc: &mut LinearScratch) {
-        gemm(out, false, self.design.view(), true, self.design.view(), false, -1.0);
+        gemm(
+            out,
+            false,
+            self.design.view(),
+            true,
+            self.design.view(),
+            false,
+            -1.0,
+        );
     }
 }

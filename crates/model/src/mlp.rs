@@ -60,14 +60,20 @@ impl FiniteSum for NetworkObjective {
         }
     }
 
-    fn example_gradient(&self, k: usize, theta: &[f64], g: &mut [f64], sc: &mut NetworkScratch) -> f64 {
+    fn example_gradient(
+        &self,
+        k: usize,
+        theta: &[f64],
+        g: &mut [f64],
+        sc: &mut NetworkScratch,
+    ) -> f64 {
         let s = self.network.shape;
         let x = self.data.input(k);
         let y = self.data.target(k);
         self.network.forward(theta, x, &mut sc.hidden, &mut sc.out);
         let mut err = 0.0;
-        for u in 0..s.m {
-            let r = y[u] - sc.out[u];
+        for (u, (&y_u, &f_u)) in y.iter().zip(&sc.out).enumerate() {
+            let r = y_u - f_u;
             sc.resid[u] = r;
             err += 0.5 * r * r;
             // γ_{u,j}: r_u ã_j
@@ -104,8 +110,8 @@ impl FiniteSum for NetworkObjective {
             let x = self.data.input(k);
             let y = self.data.target(k);
             self.network.forward(theta, x, &mut sc.hidden, &mut sc.out);
-            for u in 0..s.m {
-                sc.resid[u] = y[u] - sc.out[u];
+            for ((r, &y_u), &f_u) in sc.resid.iter_mut().zip(y).zip(&sc.out) {
+                *r = y_u - f_u;
             }
             let xt = |i: usize| if i < s.h { x[i] } else { 1.0 };
             // Gauss–Newton rows: ∇f_u(θ, X_k).
@@ -148,7 +154,15 @@ impl FiniteSum for NetworkObjective {
             }
         }
         // − (1/T) Jᵀ J, one GEMM.
-        gemm(a.view_mut(), true, sc.jac.view(), true, sc.jac.view(), false, -inv_t);
+        gemm(
+            a.view_mut(),
+            true,
+            sc.jac.view(),
+            true,
+            sc.jac.view(),
+            false,
+            -inv_t,
+        );
         symmetrize(a);
     }
 }

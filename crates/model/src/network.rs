@@ -52,7 +52,11 @@ impl Shape {
     pub fn parameter_name(&self, index: usize) -> String {
         let out = self.m * (self.q + 1);
         if index < out {
-            format!("γ_{{{},{}}}", index / (self.q + 1) + 1, index % (self.q + 1) + 1)
+            format!(
+                "γ_{{{},{}}}",
+                index / (self.q + 1) + 1,
+                index % (self.q + 1) + 1
+            )
         } else if index < self.dim() {
             let r = index - out;
             format!("β_{{{},{}}}", r / (self.h + 1) + 1, r % (self.h + 1) + 1)

@@ -2,8 +2,8 @@
 //! them (SPEC §1): the per-example descent directions g_k = −∇ε_k, the drift h = (1/T) Σ g_k,
 //! the Jacobian A = ∂h/∂θ and the gradient covariance R.
 
-use crate::linalg::{gemm, symmetrize};
 use crate::ModelError;
+use crate::linalg::{gemm, symmetrize};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
 
 /// A finite-sum learning problem: anything with per-example gradients and an exact Jacobian
@@ -37,6 +37,10 @@ pub trait FiniteSum: Send + Sync {
     fn jacobian(&self, theta: &[f64], out: ArrayViewMut2<'_, f64>, scratch: &mut Self::Scratch);
 
     /// Writes every g_k(θ) as row k of `out` (T×d) and returns E(θ).
+    ///
+    /// # Panics
+    /// The default implementation panics if the rows of `out` are not contiguous (use a
+    /// row-major T×d array).
     fn example_gradients(
         &self,
         theta: &[f64],
@@ -98,6 +102,8 @@ pub struct Evaluator<'a, M: FiniteSum> {
     model: &'a M,
     scratch: M::Scratch,
     grads: Array2<f64>,
+    /// h(θ) for the methods that do not hand it to the caller.
+    drift_buf: Vec<f64>,
 }
 
 impl<'a, M: FiniteSum> Evaluator<'a, M> {
@@ -107,6 +113,7 @@ impl<'a, M: FiniteSum> Evaluator<'a, M> {
             model,
             scratch: model.scratch(),
             grads: Array2::zeros((model.n_examples(), model.dim())),
+            drift_buf: vec![0.0; model.dim()],
         }
     }
 
@@ -155,15 +162,24 @@ impl<'a, M: FiniteSum> Evaluator<'a, M> {
         mut r: ArrayViewMut2<'_, f64>,
     ) -> f64 {
         let e = self.centred(theta, drift);
-        gemm(r.view_mut(), false, self.grads.view(), true, self.grads.view(), false, 1.0);
+        gemm(
+            r.view_mut(),
+            false,
+            self.grads.view(),
+            true,
+            self.grads.view(),
+            false,
+            1.0,
+        );
         symmetrize(r);
         e
     }
 
     /// R(θ) into `r`.
     pub fn noise_covariance(&mut self, theta: &[f64], r: ArrayViewMut2<'_, f64>) {
-        let mut h = vec![0.0; self.model.dim()];
+        let mut h = std::mem::take(&mut self.drift_buf);
         self.drift_and_noise_covariance(theta, &mut h, r);
+        self.drift_buf = h;
     }
 
     /// G(θ) = T^{-1/2}[g_1 − h, …, g_T − h] as a d×T view valid until the next call, with
@@ -174,15 +190,23 @@ impl<'a, M: FiniteSum> Evaluator<'a, M> {
     }
 
     /// A factor S of R(θ) of the requested kind (SPEC §1).
-    pub fn noise_factor(&mut self, theta: &[f64], kind: FactorKind) -> Result<NoiseFactor, ModelError> {
+    pub fn noise_factor(
+        &mut self,
+        theta: &[f64],
+        kind: FactorKind,
+    ) -> Result<NoiseFactor, ModelError> {
         let d = self.model.dim();
-        let mut h = vec![0.0; d];
         match kind {
-            FactorKind::G => Ok(NoiseFactor {
-                s: self.noise_factor_g(theta, &mut h).to_owned(),
-                kind: FactorKind::G,
-                fell_back: false,
-            }),
+            FactorKind::G => {
+                let mut h = std::mem::take(&mut self.drift_buf);
+                let s = self.noise_factor_g(theta, &mut h).to_owned();
+                self.drift_buf = h;
+                Ok(NoiseFactor {
+                    s,
+                    kind: FactorKind::G,
+                    fell_back: false,
+                })
+            }
             _ => {
                 let mut r = Array2::zeros((d, d));
                 self.noise_covariance(theta, r.view_mut());

@@ -71,7 +71,14 @@ pub struct TeacherSpec {
 
 impl Default for TeacherSpec {
     fn default() -> Self {
-        TeacherSpec { h: 8, q: 16, m: 4, t: 64, seed: 1, noise: 0.1 }
+        TeacherSpec {
+            h: 8,
+            q: 16,
+            m: 4,
+            t: 64,
+            seed: 1,
+            noise: 0.1,
+        }
     }
 }
 
@@ -85,10 +92,20 @@ impl Problem {
     ) -> Result<Self, ModelError> {
         let s = network.shape;
         if data.input_dim() != s.h {
-            return Err(ModelError::RowLength { field: "inputs".into(), row: 0, found: data.input_dim(), expected: s.h });
+            return Err(ModelError::RowLength {
+                field: "inputs".into(),
+                row: 0,
+                found: data.input_dim(),
+                expected: s.h,
+            });
         }
         if data.target_dim() != s.m {
-            return Err(ModelError::RowLength { field: "targets".into(), row: 0, found: data.target_dim(), expected: s.m });
+            return Err(ModelError::RowLength {
+                field: "targets".into(),
+                row: 0,
+                found: data.target_dim(),
+                expected: s.m,
+            });
         }
         if let Some(t0) = &theta0 {
             if t0.len() != s.dim() {
@@ -96,14 +113,27 @@ impl Problem {
                     field: "theta0".into(),
                     found: t0.len(),
                     expected: s.dim(),
-                    hint: format!(" (d = m(q+1) + q(h+1) with h = {}, q = {}, m = {})", s.h, s.q, s.m),
+                    hint: format!(
+                        " (d = m(q+1) + q(h+1) with h = {}, q = {}, m = {})",
+                        s.h, s.q, s.m
+                    ),
                 });
             }
             if let Some((i, v)) = t0.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(ModelError::NonFiniteField { field: "theta0".into(), row: Some(i), value: *v });
+                return Err(ModelError::NonFiniteField {
+                    field: "theta0".into(),
+                    row: Some(i),
+                    value: *v,
+                });
             }
         }
-        Ok(Problem { name: name.into(), description: None, network, data, theta0 })
+        Ok(Problem {
+            name: name.into(),
+            description: None,
+            network,
+            data,
+            theta0,
+        })
     }
 
     /// Parameter dimension d.
@@ -134,7 +164,9 @@ impl Problem {
     /// # Ok::<(), diffapprox_model::ModelError>(())
     /// ```
     pub fn from_json_str(text: &str) -> Result<Self, ModelError> {
-        let file: ProblemFile = serde_json::from_str(text).map_err(|e| ModelError::Json { message: e.to_string() })?;
+        let file: ProblemFile = serde_json::from_str(text).map_err(|e| ModelError::Json {
+            message: e.to_string(),
+        })?;
         Self::from_file_struct(file)
     }
 
@@ -148,7 +180,12 @@ impl Problem {
         for (field, rows, w) in [("inputs", &f.inputs, f.h), ("targets", &f.targets, f.m)] {
             for (r, row) in rows.iter().enumerate() {
                 if row.len() != w {
-                    return Err(ModelError::RowLength { field: field.into(), row: r, found: row.len(), expected: w });
+                    return Err(ModelError::RowLength {
+                        field: field.into(),
+                        row: r,
+                        found: row.len(),
+                        expected: w,
+                    });
                 }
             }
         }
@@ -160,8 +197,14 @@ impl Problem {
 
     /// Reads a problem file; errors name the file.
     pub fn from_json_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io { path: path.display().to_string(), source: e })?;
-        Self::from_json_str(&text).map_err(|e| ModelError::InFile { path: path.display().to_string(), source: Box::new(e) })
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        Self::from_json_str(&text).map_err(|e| ModelError::InFile {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })
     }
 
     /// The problem as a file struct, with `theta0` if given (else the problem's own).
@@ -174,8 +217,20 @@ impl Problem {
             q: s.q,
             m: s.m,
             activation: self.network.activation.name().to_string(),
-            inputs: self.data.inputs().rows().into_iter().map(|r| r.to_vec()).collect(),
-            targets: self.data.targets().rows().into_iter().map(|r| r.to_vec()).collect(),
+            inputs: self
+                .data
+                .inputs()
+                .rows()
+                .into_iter()
+                .map(|r| r.to_vec())
+                .collect(),
+            targets: self
+                .data
+                .targets()
+                .rows()
+                .into_iter()
+                .map(|r| r.to_vec())
+                .collect(),
             theta0: theta0.map(<[f64]>::to_vec).or_else(|| self.theta0.clone()),
         }
     }
@@ -203,7 +258,9 @@ impl Problem {
 /// σ·ξ, ξ ~ N(0, I_d) from `ChaCha8Rng::seed_from_u64(seed)`.
 pub fn draw_initial_point(d: usize, seed: u64, scale: f64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..d).map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng)).collect()
+    (0..d)
+        .map(|_| scale * <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng))
+        .collect()
 }
 
 /// Names of the built-in problems.

@@ -50,7 +50,11 @@ pub fn binomial_interval(successes: u64, trials: u64, level: f64) -> Result<(f64
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = z / denominator * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    let low = if successes == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let low = if successes == 0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
     let high = if successes == trials {
         1.0
     } else {

@@ -34,9 +34,7 @@ pub fn relative_frobenius(est: ArrayView2<'_, f64>, reference: ArrayView2<'_, f6
     check_finite("reference", reference.iter())?;
     let reference_norm = frobenius(reference);
     if reference_norm == 0.0 {
-        return Err(StatsError::ZeroNorm {
-            what: "reference",
-        });
+        return Err(StatsError::ZeroNorm { what: "reference" });
     }
     let diff = est
         .iter()
@@ -106,15 +104,33 @@ pub fn gaussian_w2(
     let c1 = symmetric_to_faer("c1", c1)?;
     let c2 = symmetric_to_faer("c2", c2)?;
 
-    let mean_sq: f64 = m1.iter().zip(m2.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+    let mean_sq: f64 = m1
+        .iter()
+        .zip(m2.iter())
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
     let trace1: f64 = (0..d).map(|i| c1[(i, i)]).sum();
     let trace2: f64 = (0..d).map(|i| c2[(i, i)]).sum();
 
     let s2 = psd_sqrt(&c2)?;
     let mut tmp = Mat::<f64>::zeros(d, d);
-    matmul(tmp.as_mut(), Accum::Replace, s2.as_ref(), c1.as_ref(), 1.0, Par::Seq);
+    matmul(
+        tmp.as_mut(),
+        Accum::Replace,
+        s2.as_ref(),
+        c1.as_ref(),
+        1.0,
+        Par::Seq,
+    );
     let mut middle = Mat::<f64>::zeros(d, d);
-    matmul(middle.as_mut(), Accum::Replace, tmp.as_ref(), s2.as_ref(), 1.0, Par::Seq);
+    matmul(
+        middle.as_mut(),
+        Accum::Replace,
+        tmp.as_ref(),
+        s2.as_ref(),
+        1.0,
+        Par::Seq,
+    );
     let middle = Mat::from_fn(d, d, |i, j| 0.5 * (middle[(i, j)] + middle[(j, i)]));
     let cross: f64 = symmetric_eigenvalues(&middle)?
         .iter()

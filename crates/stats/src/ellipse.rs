@@ -97,7 +97,11 @@ impl Ellipse {
             });
         }
         let lambda_min = lambda_min.max(0.0);
-        let mut angle = if r == 0.0 { 0.0 } else { 0.5 * b.atan2(half_diff) };
+        let mut angle = if r == 0.0 {
+            0.0
+        } else {
+            0.5 * b.atan2(half_diff)
+        };
         if angle <= -std::f64::consts::FRAC_PI_2 {
             angle += std::f64::consts::PI;
         }

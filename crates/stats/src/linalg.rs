@@ -1,10 +1,11 @@
 //! Internal helpers around faer: conversion from ndarray views and the symmetric
 //! eigendecomposition, always sequential (`Par::Seq`).
 
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Diag, Mat, Par};
+use faer::{Accum, Mat, Par};
 use ndarray::ArrayView2;
 
 use crate::error::{Result, StatsError, check_finite};
@@ -17,7 +18,9 @@ pub(crate) fn symmetric_to_faer(what: &'static str, a: ArrayView2<f64>) -> Resul
         return Err(StatsError::NotSquare { what, rows, cols });
     }
     check_finite(what, a.iter())?;
-    Ok(Mat::from_fn(rows, cols, |i, j| 0.5 * (a[[i, j]] + a[[j, i]])))
+    Ok(Mat::from_fn(rows, cols, |i, j| {
+        0.5 * (a[[i, j]] + a[[j, i]])
+    }))
 }
 
 /// Eigendecomposition A = U diag(λ) Uᵀ of a symmetric matrix (lower triangle read),

@@ -39,12 +39,18 @@ pub struct MomentAccumulator {
     scratch: Scratch,
 }
 
-/// Reusable buffers of `push`/`push_batch`; never serialised, never compared.
-#[derive(Debug, Clone, Default)]
+/// Reusable buffers of `push`/`push_batch`; never serialised, compared or printed.
+#[derive(Clone, Default)]
 struct Scratch {
     centred: Vec<f64>,
     batch_mean: Vec<f64>,
     shift: Vec<f64>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// Serialised form, validated into a [`MomentAccumulator`].

@@ -1,0 +1,17 @@
+//! Member-steps per second of simple backprop and of the linear-SDE Euler–Maruyama ensemble.
+//!
+//! `cargo bench -p diffapprox-ensemble` (or `diffapprox bench`, which runs the same code).
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    if let Some(spec) = std::env::args().skip_while(|a| a != "--sgd").nth(1) {
+        for t in [1, 2] {
+            let members = std::env::var("BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+            println!("{}", diffapprox_ensemble::bench::sgd(&spec, members, 1000, t));
+        }
+        return;
+    }
+    for line in diffapprox_ensemble::bench::run_all(quick) {
+        println!("{line}");
+    }
+}
