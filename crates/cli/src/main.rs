@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 /// Diffusion approximation of constant-learning-rate backpropagation (Finnoff 1992).
 #[derive(Debug, Parser)]
-#[command(name = "diffapprox", version, about, long_about = None)]
+#[command(name = "diffapprox", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

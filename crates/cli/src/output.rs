@@ -37,6 +37,29 @@ where
     result.with_context(|| format!("--out `{}`: nothing was written", path.display()))
 }
 
+/// Checks early, before any long computation, that `path` can be an output file: it names
+/// a file and its directory exists. [`write_atomic`] still reports any later failure.
+pub fn check_destination(path: &Path) -> anyhow::Result<()> {
+    if path.file_name().is_none() {
+        anyhow::bail!("--out `{}` is not a file name", path.display());
+    }
+    if path.is_dir() {
+        anyhow::bail!("--out `{}` is a directory", path.display());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "--out `{}`: the directory `{}` does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Creates `.NAME.PID.N.tmp` beside `path` (never overwriting an existing file).
 fn create_temporary(path: &Path) -> anyhow::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -114,12 +137,108 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     pretty: bool,
 ) -> anyhow::Result<()> {
     if pretty {
-        serde_json::to_writer_pretty(&mut *w, value)?;
+        let compact = serde_json::to_string(value)?;
+        w.write_all(indent_json(&compact).as_bytes())?;
     } else {
         serde_json::to_writer(&mut *w, value)?;
     }
     writeln!(w)?;
     Ok(())
+}
+
+/// Indents compact JSON (as written by `serde_json::to_string`) for reading: one object key
+/// per line, arrays that hold arrays or objects one element per line, and arrays of scalars
+/// (a row of numbers) on one line. Only whitespace outside strings changes.
+pub fn indent_json(compact: &str) -> String {
+    let bytes = compact.as_bytes();
+    let mut out = String::with_capacity(compact.len() + compact.len() / 4);
+    // per open container: does it put its elements on separate lines?
+    let mut expanded: Vec<bool> = Vec::new();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' => {
+                let end = string_end(bytes, i);
+                out.push_str(&compact[i..end]);
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                if bytes.get(i + 1) == Some(&close) {
+                    out.push(c as char);
+                    out.push(close as char);
+                    i += 2;
+                    continue;
+                }
+                let open = c == b'{' || holds_container(bytes, i);
+                out.push(c as char);
+                expanded.push(open);
+                if open {
+                    newline(&mut out, expanded.len());
+                }
+            }
+            b'}' | b']' => {
+                if expanded.pop() == Some(true) {
+                    newline(&mut out, expanded.len());
+                }
+                out.push(c as char);
+            }
+            b',' => {
+                out.push(',');
+                if expanded.last() == Some(&true) {
+                    newline(&mut out, expanded.len());
+                } else {
+                    out.push(' ');
+                }
+            }
+            b':' => out.push_str(": "),
+            _ => {
+                // a scalar token: copy up to the next structural byte
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b']' | b'}' | b':'))
+                    .map_or(bytes.len(), |p| i + p);
+                out.push_str(&compact[i..end]);
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Index one past the closing quote of the string starting at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Whether the array opening at `start` has an array or object among its elements.
+fn holds_container(bytes: &[u8], start: usize) -> bool {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = string_end(bytes, i),
+            b'[' | b'{' => return true,
+            b']' => return false,
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// A number for CSV and text output with full precision: the shortest decimal that reads
@@ -157,5 +276,28 @@ mod tests {
         }
         assert_eq!(number(0.5), "0.5");
         assert_eq!(number(1e-20), "1e-20");
+    }
+
+    #[test]
+    fn indented_json_keeps_rows_on_one_line_and_reads_back() {
+        let compact = r#"{"name":"a,[b]: \"c\"","rows":[[0.0,1.5],[2.0,-3e-20]],"v":[1,2],"e":[],"o":{},"n":{"k":null}}"#;
+        let pretty = indent_json(compact);
+        let expected = r#"{
+  "name": "a,[b]: \"c\"",
+  "rows": [
+    [0.0, 1.5],
+    [2.0, -3e-20]
+  ],
+  "v": [1, 2],
+  "e": [],
+  "o": {},
+  "n": {
+    "k": null
+  }
+}"#;
+        assert_eq!(pretty, expected);
+        let a: serde_json::Value = serde_json::from_str(compact).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(a, b);
     }
 }

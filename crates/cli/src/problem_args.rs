@@ -19,50 +19,53 @@ use diffapprox_model::{
 };
 use std::path::PathBuf;
 
+/// The `--help` section of these flags.
+const HEADING: &str = "Problem";
+
 /// Seed of the θ_0 draw when `--init-seed` is not given.
 pub const DEFAULT_INIT_SEED: u64 = 0;
 
 /// Flags that choose a problem and θ_0 (flatten into a subcommand's arguments).
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Problem")]
 pub struct ProblemArgs {
     /// Problem: xor | sine | teacher[:h=..,q=..,m=..,T=..,seed=..,noise=..] | FILE.json
     /// [default: xor]
-    #[arg(long, value_name = "SPEC", conflicts_with = "csv")]
+    #[arg(long, help_heading = HEADING, value_name = "SPEC", conflicts_with = "csv")]
     pub problem: Option<String>,
 
     /// Training set from a CSV file (needs --inputs, --targets and --hidden).
-    #[arg(long, value_name = "FILE", requires_all = ["inputs", "targets", "hidden"])]
+    #[arg(long, help_heading = HEADING, value_name = "FILE", requires_all = ["inputs", "targets", "hidden"])]
     pub csv: Option<PathBuf>,
 
     /// CSV input columns: header names or 0-based indices, comma-separated.
-    #[arg(long, value_name = "COLS", value_delimiter = ',', requires = "csv")]
+    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',', requires = "csv")]
     pub inputs: Vec<Column>,
 
     /// CSV target columns: header names or 0-based indices, comma-separated.
-    #[arg(long, value_name = "COLS", value_delimiter = ',', requires = "csv")]
+    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',', requires = "csv")]
     pub targets: Vec<Column>,
 
     /// Hidden units q of the network fitted to the CSV data.
-    #[arg(long, value_name = "Q", requires = "csv",
+    #[arg(long, help_heading = HEADING, value_name = "Q", requires = "csv",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub hidden: Option<usize>,
 
     /// Hidden activation of the network fitted to the CSV data [default: tanh].
-    #[arg(long, value_enum, requires = "csv")]
+    #[arg(long, help_heading = HEADING, value_enum, requires = "csv")]
     pub activation: Option<ActivationArg>,
 
     /// The CSV file has no header line (columns are then 0-based indices).
-    #[arg(long, requires = "csv")]
+    #[arg(long, help_heading = HEADING, requires = "csv")]
     pub no_header: bool,
 
     /// Seed of θ_0 = σ·ξ, ξ ~ N(0, I), when the problem has no theta0 [default: 0].
-    #[arg(long, value_name = "S")]
+    #[arg(long, help_heading = HEADING, value_name = "S")]
     pub init_seed: Option<u64>,
 
     /// Scale σ of θ_0 = σ·ξ when the problem has no theta0.
-    #[arg(long, value_name = "SIGMA", default_value_t = DEFAULT_INIT_SCALE,
-          value_parser = nonnegative_finite)]
+    #[arg(long, help_heading = HEADING, value_name = "SIGMA", default_value_t = DEFAULT_INIT_SCALE,
+          value_parser = nonnegative_finite,
+          allow_negative_numbers = true)]
     pub init_scale: f64,
 }
 
@@ -86,7 +89,7 @@ impl From<ActivationArg> for Activation {
 
 /// Where θ_0 came from.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InitialPoint {
     /// The problem fixes θ_0 (the `theta0` field of a problem file).
     Problem,

@@ -118,6 +118,7 @@ fn default_save_times_are_four_equal_steps_and_no_sigma_drops_sigma() {
     assert_eq!(floats(&v["times"]), vec![0.5, 1.0, 1.5, 2.0]);
     assert!(v.get("sigma").is_none());
     assert_eq!(v["problem"], "xor");
+    assert_eq!(v["init"]["kind"], "drawn");
     assert_eq!(v["init"]["seed"], 0);
     assert_eq!(v["init"]["scale"], 0.5);
 }
@@ -377,7 +378,7 @@ fn exported_problem_reproduces_the_builtin() {
     }
     assert_eq!(floats(&builtin["theta0"]), floats(&exported["theta0"]));
     // the file fixes theta0: no seed is recorded
-    assert!(from_file["init"].is_null());
+    assert_eq!(from_file["init"]["kind"], "problem");
     // and to stdout
     let text = ok(&["problem", "export", "sine"]);
     assert_eq!(json(&text)["name"], "sine");

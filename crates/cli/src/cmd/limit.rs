@@ -2,7 +2,7 @@
 //! covariance Σ(t) of the Gaussian approximation θ^η(t) ≈ N(θ̄(t), η Σ(t)) (Theorem 4.1),
 //! integrated jointly with RK4 at the save times.
 
-use crate::output::{emit, number, write_json};
+use crate::output::{check_destination, emit, number, write_json};
 use crate::problem_args::{InitialPoint, ProblemArgs, ResolvedProblem};
 use crate::progress;
 use crate::usage::{nonnegative_finite, positive_finite, usage_error};
@@ -131,6 +131,9 @@ impl LimitArgs {
 /// Runs `diffapprox limit`.
 pub fn run(args: &LimitArgs) -> anyhow::Result<()> {
     let grid = args.save_grid()?;
+    if let Some(out) = &args.out {
+        check_destination(out)?;
+    }
     let resolved = args.problem.resolve()?;
     let objective = resolved.problem.objective();
     let options = LimitOptions {
@@ -203,7 +206,7 @@ struct LimitJson<'a> {
     d: usize,
     parameter_names: Vec<String>,
     theta0: &'a [f64],
-    init: Option<InitialPoint>,
+    init: InitialPoint,
     step: f64,
     steps: usize,
     times: &'a [f64],
@@ -222,10 +225,7 @@ impl<'a> LimitJson<'a> {
             d,
             parameter_names: (0..d).map(|i| shape.parameter_name(i)).collect(),
             theta0: &r.theta0,
-            init: match r.origin {
-                InitialPoint::Problem => None,
-                drawn => Some(drawn),
-            },
+            init: r.origin,
             step,
             steps: s.steps,
             times: &s.times,

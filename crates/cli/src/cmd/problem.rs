@@ -1,6 +1,6 @@
 //! `diffapprox problem`: list, show and export problems.
 
-use crate::output::{emit, number, write_json};
+use crate::output::{check_destination, emit, number, write_json};
 use crate::problem_args::{InitialPoint, ProblemArgs};
 use clap::{Args, Subcommand};
 use diffapprox_model::{Evaluator, builtin_names};
@@ -58,6 +58,9 @@ pub fn run(command: &ProblemCommand) -> anyhow::Result<()> {
 }
 
 fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    if let Some(out) = &args.out {
+        check_destination(out)?;
+    }
     let resolved = args
         .problem
         .clone()

@@ -1,0 +1,1 @@
+//! ellipses (in progress)

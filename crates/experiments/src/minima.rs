@@ -1,0 +1,1 @@
+//! minima (in progress)
