@@ -6,6 +6,7 @@
 //! - [`ellipses`]: covariance ellipses of η Σ(t) for weight pairs (SPEC §6);
 //! - [`minima`]: Section 5 — stationary fluctuations at minima and escape experiments.
 
+pub mod common;
 pub mod ellipses;
 pub mod minima;
 pub mod rate;
