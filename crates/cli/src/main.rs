@@ -10,8 +10,10 @@
 
 mod cmd;
 mod output;
+mod plot;
 mod problem_args;
 mod progress;
+mod threads;
 mod usage;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,19 @@ struct Cli {
 enum Command {
     /// Integrate the ODE limit θ̄(t) and the covariance Σ(t) of the Gaussian approximation.
     Limit(cmd::limit::LimitArgs),
+    /// Monte Carlo ensemble of simple backprop (per-example SGD at constant η).
+    Sgd(cmd::ensemble::SgdArgs),
+    /// Monte Carlo ensemble of the linear SDE for Z (Theorem 4.1) or of the first-order SME.
+    Sde(cmd::ensemble::SdeArgs),
+    /// Member-steps per second of the ensembles.
+    Bench(cmd::bench::BenchArgs),
+    /// The main job: Theorem 4.1 checked against simple-backprop ensembles, with the noise
+    /// floor beside every figure, a verdict per save time, report.json/report.md and plots.
+    Validate(cmd::validate::ValidateArgs),
+    /// Theorem 3.2 and the η-dependence of Theorem 4.1: log–log slopes over learning rates.
+    Rate(cmd::rate::RateArgs),
+    /// Covariance ellipses of η Σ(t) for weight pairs (CSV, JSON, SVG), optionally with members.
+    Ellipses(cmd::ellipses::EllipsesArgs),
     /// Inspect and export problems (built-ins, problem files, CSV data).
     #[command(subcommand)]
     Problem(cmd::problem::ProblemCommand),
@@ -40,7 +55,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Limit(args) => cmd::limit::run(&args),
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Rate(args) => cmd::rate::run(&args),
+        Command::Ellipses(args) => cmd::ellipses::run(&args),
         Command::Problem(command) => cmd::problem::run(&command),
+        Command::Sgd(args) => cmd::ensemble::run_sgd(&args),
+        Command::Sde(args) => cmd::ensemble::run_sde(&args),
+        Command::Bench(args) => cmd::bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

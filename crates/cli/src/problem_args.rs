@@ -34,15 +34,18 @@ pub struct ProblemArgs {
     pub problem: Option<String>,
 
     /// Training set from a CSV file (needs --inputs, --targets and --hidden).
-    #[arg(long, help_heading = HEADING, value_name = "FILE", requires_all = ["inputs", "targets", "hidden"])]
+    #[arg(long, help_heading = HEADING, value_name = "FILE",
+          requires_all = ["inputs", "targets", "hidden"])]
     pub csv: Option<PathBuf>,
 
     /// CSV input columns: header names or 0-based indices, comma-separated.
-    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',', requires = "csv")]
+    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',',
+          requires = "csv")]
     pub inputs: Vec<Column>,
 
     /// CSV target columns: header names or 0-based indices, comma-separated.
-    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',', requires = "csv")]
+    #[arg(long, help_heading = HEADING, value_name = "COLS", value_delimiter = ',',
+          requires = "csv")]
     pub targets: Vec<Column>,
 
     /// Hidden units q of the network fitted to the CSV data.
@@ -64,8 +67,7 @@ pub struct ProblemArgs {
 
     /// Scale σ of θ_0 = σ·ξ when the problem has no theta0.
     #[arg(long, help_heading = HEADING, value_name = "SIGMA", default_value_t = DEFAULT_INIT_SCALE,
-          value_parser = nonnegative_finite,
-          allow_negative_numbers = true)]
+          value_parser = nonnegative_finite, allow_negative_numbers = true)]
     pub init_scale: f64,
 }
 

@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 /// and ranges of members aligned to blocks merge exactly.
 pub const BLOCK: usize = 256;
 
+/// Magnitude beyond which a weight counts as diverged: its square (≈ 1e200) would make the
+/// co-moments overflow to infinity, so such members are counted and excluded exactly like
+/// members with non-finite weights.
+pub const DIVERGENCE_BOUND: f64 = 1e100;
+
+/// True if every entry is finite and within [`DIVERGENCE_BOUND`].
+#[inline]
+pub fn is_converging(row: ndarray::ArrayView1<'_, f64>) -> bool {
+    row.iter().all(|v| v.abs() <= DIVERGENCE_BOUND)
+}
+
 /// Statistics of one block at every save time (computed in parallel, merged in order).
 #[derive(Debug, Clone)]
 pub struct BlockStats {
@@ -17,7 +28,7 @@ pub struct BlockStats {
     pub first: u64,
     /// Moments of the finite members per save time.
     pub moments: Vec<MomentAccumulator>,
-    /// Members with non-finite state per save time.
+    /// Members with non-finite (or beyond [`DIVERGENCE_BOUND`]) state per save time.
     pub diverged: Vec<u64>,
     /// Raw states of the block's members that fall among the first `keep`, per save time.
     pub kept: Vec<Vec<Vec<f64>>>,
@@ -36,7 +47,7 @@ impl BlockStats {
         let mut diverged = Vec::with_capacity(samples.len());
         let mut kept = Vec::with_capacity(samples.len());
         for s in samples {
-            let finite: Vec<usize> = (0..s.nrows()).filter(|&r| s.row(r).iter().all(|v| v.is_finite())).collect();
+            let finite: Vec<usize> = (0..s.nrows()).filter(|&r| is_converging(s.row(r))).collect();
             let mut acc = MomentAccumulator::new(d);
             if finite.len() == s.nrows() {
                 acc.push_batch(*s).expect("finite samples of the right width");
@@ -49,7 +60,8 @@ impl BlockStats {
             let k = keep_rows.min(s.nrows());
             kept.push((0..k).map(|r| s.row(r).to_vec()).collect());
         }
-        let finite_extras: Vec<f64> = extras.iter().copied().filter(|v| v.is_finite()).collect();
+        // extras are squared deviations: the bound squared
+        let finite_extras: Vec<f64> = extras.iter().copied().filter(|v| v.abs() <= DIVERGENCE_BOUND * DIVERGENCE_BOUND).collect();
         BlockStats {
             first,
             moments,

@@ -34,7 +34,7 @@ mod sgd;
 mod stream;
 
 pub use batch::batch_training;
-pub use collect::{BlockStats, EnsembleStats, ScalarMoments, BLOCK};
+pub use collect::{is_converging, BlockStats, EnsembleStats, ScalarMoments, BLOCK, DIVERGENCE_BOUND};
 pub use plan::{check_times, Sampling, SavePoint, SgdConfig, SgdPlan};
 pub use runner::{run_blocks, BlockSimulator, RunOptions};
 pub use sde::{run_linear_sde, LinearSdeInfo, SdeConfig, SmeScratch, SmeSimulator, WAVE};

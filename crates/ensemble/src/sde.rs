@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 /// Members advanced together per wave of the linear SDE (a constant, so results never
 /// depend on the machine): bounds the memory of the ensemble state to d × WAVE numbers.
-pub const WAVE: usize = 16 * BLOCK;
+pub const WAVE: usize = 64 * BLOCK;
 
 /// Settings of an SDE ensemble.
 #[derive(Debug, Clone)]

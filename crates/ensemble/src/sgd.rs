@@ -40,16 +40,16 @@ impl ExampleDraw {
     }
 
     #[inline(always)]
-    fn next(&mut self, t: u32) -> usize {
+    fn next(&mut self, t: u32) -> u32 {
         if self.perm.is_empty() {
-            self.rng.random_range(0..t) as usize
+            self.rng.random_range(0..t)
         } else {
             if self.pos == self.perm.len() {
                 self.perm.shuffle(&mut self.rng);
                 self.pos = 0;
             }
             self.pos += 1;
-            self.perm[self.pos - 1] as usize
+            self.perm[self.pos - 1]
         }
     }
 }
@@ -116,7 +116,7 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
         let eta = self.sim.plan.eta;
         let sc = &mut *self.sc;
         if b == 1 {
-            let k = self.draw.next(t);
+            let k = self.draw.next(t) as usize;
             self.sim.model.example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
             for (th, g) in sc.theta.iter_mut().zip(&sc.g) {
                 *th += eta * g;
@@ -124,7 +124,7 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
         } else {
             sc.grad.iter_mut().for_each(|v| *v = 0.0);
             for _ in 0..b {
-                let k = self.draw.next(t);
+                let k = self.draw.next(t) as usize;
                 self.sim.model.example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
                 for (acc, g) in sc.grad.iter_mut().zip(&sc.g) {
                     *acc += g;
@@ -197,7 +197,242 @@ impl<M: FiniteSum> BlockSimulator for GenericSgd<'_, M> {
 // ---------------------------------------------------------------------------------------
 // The network kernel: LANES members in structure-of-arrays form.
 
-type Lane = [f64; LANES];
+/// One quantity for the [`LANES`] members of a pack, in memory (lane l belongs to member l).
+/// The alignment makes a lane vector a whole number of aligned SIMD registers that never
+/// straddles a cache line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+struct Lane([f64; LANES]);
+
+impl Lane {
+    const ZERO: Lane = Lane([0.0; LANES]);
+
+    /// The values of consecutive lane vectors as one flat slice.
+    #[inline(always)]
+    fn flatten(v: &mut [Lane]) -> &mut [f64] {
+        const { assert!(size_of::<Lane>() == LANES * size_of::<f64>(), "Lane has no padding") };
+        // SAFETY: `Lane` is `repr(C)` around `[f64; LANES]` without padding (asserted), so
+        // `v.len()` lane vectors are `v.len() · LANES` consecutive, initialised f64.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<f64>(), v.len() * LANES) }
+    }
+}
+
+/// `f` applied to every value of `v`: one flat loop, which the compiler vectorises as a
+/// whole. (A loop over the few lanes of one vector would be unrolled first and then
+/// vectorised piecemeal, much less well; splitting the loop in two interleaved halves does
+/// not help either, the halves get scheduled one after the other.)
+#[inline(always)]
+fn map_lanes(v: &mut [Lane], f: impl Fn(f64) -> f64) {
+    for x in Lane::flatten(v) {
+        *x = f(*x);
+    }
+}
+
+/// The training examples drawn for the lanes of a pack, with the largest (so that one
+/// bounds check covers a whole gather).
+struct Picks {
+    k: [u32; LANES],
+    max: u32,
+}
+
+/// Lane arithmetic of one instruction set; the network kernel is generic over it.
+///
+/// Every operation is the plain IEEE operation on each lane (never fused), so all
+/// implementations give exactly the bits of the scalar path. Why not plain array loops
+/// everywhere: LLVM's loop vectoriser runs before its straight-line (SLP) vectoriser and
+/// "vectorises" the kernel's loops over parameters *across* lane vectors (treating each
+/// lane as a scalar), which turns every update loop into gathers and transposes. Values of
+/// an explicit vector type ([`Avx2`]) are left alone by it.
+trait Isa: Copy {
+    /// The [`LANES`] values of one quantity, in registers.
+    type V: Copy;
+    fn load(self, src: &Lane) -> Self::V;
+    fn store(self, v: Self::V, dst: &mut Lane);
+    fn splat(self, x: f64) -> Self::V;
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+
+    /// Gathers the drawn rows of a row-major table with rows of `dst.len()` entries:
+    /// `dst[i]` lane l ← `table[picks.k[l]·dst.len() + i]`. Panics if a row is out of bounds.
+    #[inline(always)]
+    fn gather_rows(self, table: &[f64], picks: &Picks, dst: &mut [Lane]) {
+        let n = dst.len();
+        for (i, d) in dst.iter_mut().enumerate() {
+            for (v, k) in d.0.iter_mut().zip(picks.k) {
+                *v = table[k as usize * n + i];
+            }
+        }
+    }
+
+    /// `src` in registers, with operators.
+    #[inline(always)]
+    fn reg(self, src: &Lane) -> Reg<Self> {
+        Reg { v: self.load(src), isa: self }
+    }
+
+    /// `x` in every lane, with operators.
+    #[inline(always)]
+    fn all(self, x: f64) -> Reg<Self> {
+        Reg { v: self.splat(x), isa: self }
+    }
+}
+
+/// A lane vector in registers, with the lane-wise operators of its [`Isa`].
+struct Reg<I: Isa> {
+    v: I::V,
+    isa: I,
+}
+
+impl<I: Isa> Clone for Reg<I> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I: Isa> Copy for Reg<I> {}
+
+impl<I: Isa> Reg<I> {
+    #[inline(always)]
+    fn store(self, dst: &mut Lane) {
+        self.isa.store(self.v, dst)
+    }
+
+}
+
+macro_rules! reg_op {
+    ($trait:ident, $method:ident) => {
+        impl<I: Isa> std::ops::$trait for Reg<I> {
+            type Output = Reg<I>;
+            #[inline(always)]
+            fn $method(self, rhs: Reg<I>) -> Reg<I> {
+                Reg { v: self.isa.$method(self.v, rhs.v), isa: self.isa }
+            }
+        }
+    };
+}
+reg_op!(Add, add);
+reg_op!(Sub, sub);
+reg_op!(Mul, mul);
+
+/// Portable lane arithmetic (array loops; the compiler vectorises what it can).
+#[derive(Debug, Clone, Copy)]
+struct Scalar;
+
+impl Isa for Scalar {
+    type V = Lane;
+    #[inline(always)]
+    fn load(self, src: &Lane) -> Lane {
+        *src
+    }
+    #[inline(always)]
+    fn store(self, v: Lane, dst: &mut Lane) {
+        *dst = v;
+    }
+    #[inline(always)]
+    fn splat(self, x: f64) -> Lane {
+        Lane([x; LANES])
+    }
+    #[inline(always)]
+    fn add(self, a: Lane, b: Lane) -> Lane {
+        Lane(std::array::from_fn(|l| a.0[l] + b.0[l]))
+    }
+    #[inline(always)]
+    fn sub(self, a: Lane, b: Lane) -> Lane {
+        Lane(std::array::from_fn(|l| a.0[l] - b.0[l]))
+    }
+    #[inline(always)]
+    fn mul(self, a: Lane, b: Lane) -> Lane {
+        Lane(std::array::from_fn(|l| a.0[l] * b.0[l]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+use avx2::Avx2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Isa, Lane, LANES};
+    use super::Picks;
+    use std::arch::x86_64::{__m128i, __m256d, _mm256_add_pd, _mm256_i32gather_pd, _mm_loadu_si128, _mm_mullo_epi32, _mm_set1_epi32, _mm256_load_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_store_pd, _mm256_sub_pd};
+
+    const REGS: usize = LANES / 4;
+
+    /// Four u32 (each < 2³¹, as checked by the caller) as an SSE register.
+    #[inline(always)]
+    fn i32x4(k: [u32; 4]) -> __m128i {
+        // SAFETY: reads 16 bytes from a 16-byte array; SSE2 is part of x86-64.
+        unsafe { _mm_loadu_si128(k.as_ptr().cast()) }
+    }
+    const _: () = assert!(LANES % 4 == 0, "the AVX2 kernel needs LANES to be a multiple of 4");
+
+    /// Lane arithmetic on AVX `ymm` registers (four f64 each). A value of this type is a
+    /// proof that the CPU supports AVX2 and FMA.
+    #[derive(Debug, Clone, Copy)]
+    pub(super) struct Avx2(());
+
+    impl Avx2 {
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[inline(always)]
+        pub(super) unsafe fn new_unchecked() -> Self {
+            Avx2(())
+        }
+    }
+
+    // SAFETY (every `unsafe` block below): an `Avx2` value exists only if the CPU supports
+    // AVX (see `Avx2::new_unchecked`); `Lane` is 64-byte aligned and holds 4·REGS f64, so
+    // each 32-byte load or store at offset 4k, k < REGS, is aligned and in bounds.
+    impl Isa for Avx2 {
+        type V = [__m256d; REGS];
+        #[inline(always)]
+        fn load(self, src: &Lane) -> Self::V {
+            std::array::from_fn(|k| unsafe { _mm256_load_pd(src.0.as_ptr().add(4 * k)) })
+        }
+        #[inline(always)]
+        fn store(self, v: Self::V, dst: &mut Lane) {
+            for (k, r) in v.into_iter().enumerate() {
+                unsafe { _mm256_store_pd(dst.0.as_mut_ptr().add(4 * k), r) }
+            }
+        }
+        #[inline(always)]
+        fn splat(self, x: f64) -> Self::V {
+            [unsafe { _mm256_set1_pd(x) }; REGS]
+        }
+        #[inline(always)]
+        fn add(self, a: Self::V, b: Self::V) -> Self::V {
+            std::array::from_fn(|k| unsafe { _mm256_add_pd(a[k], b[k]) })
+        }
+        #[inline(always)]
+        fn sub(self, a: Self::V, b: Self::V) -> Self::V {
+            std::array::from_fn(|k| unsafe { _mm256_sub_pd(a[k], b[k]) })
+        }
+        #[inline(always)]
+        fn mul(self, a: Self::V, b: Self::V) -> Self::V {
+            std::array::from_fn(|k| unsafe { _mm256_mul_pd(a[k], b[k]) })
+        }
+        #[inline(always)]
+        fn gather_rows(self, table: &[f64], picks: &Picks, dst: &mut [Lane]) {
+            let n = dst.len();
+            // One check covers every lane: rows up to the largest pick lie inside `table`,
+            // and every element offset fits the i32 indices of the gather.
+            let end = (picks.max as usize + 1).checked_mul(n);
+            assert!(end.is_some_and(|e| e <= table.len() && e <= i32::MAX as usize), "row out of bounds");
+            // Element offsets k·n of the rows, four lanes per index register.
+            let idx: [__m128i; REGS] = std::array::from_fn(|r| {
+                let k = picks.k[4 * r..4 * r + 4].try_into().expect("four lanes");
+                let k = i32x4(k);
+                unsafe { _mm_mullo_epi32(k, _mm_set1_epi32(n as i32)) }
+            });
+            for (i, d) in dst.iter_mut().enumerate() {
+                // SAFETY: lane l reads table[k_l·n + i] with k_l ≤ max and i < n, which is
+                // below (max + 1)·n ≤ table.len() (asserted above); AVX2 is present.
+                let v = std::array::from_fn(|r| unsafe { _mm256_i32gather_pd::<8>(table.as_ptr().add(i), idx[r]) });
+                self.store(v, d);
+            }
+        }
+    }
+}
 
 /// The activation as a type, so that the kernel is monomorphised per activation and the
 /// lane loops contain no branch on it.
@@ -290,20 +525,51 @@ impl<'a> NetworkSgd<'a> {
 
 /// Working memory of [`NetworkSgd`] (lane vectors).
 pub struct NetworkScratchLanes {
+    /// θ, in the normative parameter order (see `Shape::gamma`, `Shape::beta`).
     theta: Vec<Lane>,
+    /// θ at the last snapshot (for interpolated save points).
     prev: Vec<Lane>,
+    /// Mini-batch gradient sum (B > 1).
     grad: Vec<Lane>,
-    x: Vec<Lane>,
-    y: Vec<Lane>,
+    /// Inputs x of the current and of the next example (h each).
+    x: [Vec<Lane>; 2],
+    /// Targets y of the current and of the next example (m each).
+    y: [Vec<Lane>; 2],
+    /// Hidden pre-activations z, then activations a (q).
     a: Vec<Lane>,
-    r: Vec<Lane>,
-    delta: Vec<Lane>,
-    draws: Vec<ExampleDraw>,
+    /// Back-propagated sums Σ_u r_u γ_{u,j}, then δ (q); all zero between examples.
+    back: Vec<Lane>,
+    draws: [ExampleDraw; LANES],
 }
 
-struct Pack<'s, 'a, A: Act> {
-    sim: &'s NetworkSgd<'a>,
-    sc: &'s mut NetworkScratchLanes,
+/// One pack of [`LANES`] members being stepped with lane arithmetic `I`. Everything the
+/// step reads is copied or sliced here once per pack, so that the step loop reloads and
+/// re-checks nothing.
+struct Pack<'s, A: Act, I: Isa> {
+    isa: I,
+    h: usize,
+    q: usize,
+    m: usize,
+    /// Number of training examples T.
+    t: u32,
+    batch: usize,
+    eta: f64,
+    /// η/B (mini-batch step).
+    batch_scale: f64,
+    inputs: &'s [f64],
+    targets: &'s [f64],
+    sup_ref: Option<&'s SupReference>,
+    sup_steps: u64,
+    theta: &'s mut [Lane],
+    prev: &'s mut [Lane],
+    grad: &'s mut [Lane],
+    x: &'s mut [Lane],
+    y: &'s mut [Lane],
+    x_next: &'s mut [Lane],
+    y_next: &'s mut [Lane],
+    a: &'s mut [Lane],
+    back: &'s mut [Lane],
+    draws: &'s mut [ExampleDraw; LANES],
     samples: &'s mut [Array2<f64>],
     row0: usize,
     live: usize,
@@ -311,177 +577,217 @@ struct Pack<'s, 'a, A: Act> {
     _act: std::marker::PhantomData<A>,
 }
 
-impl<A: Act> Pack<'_, '_, A> {
-    /// One example's gradient for all lanes, added into θ (B = 1) or into `grad`, scaled.
-    ///
-    /// Operation order matches `NetworkObjective::example_gradient` and
-    /// `Network::forward` exactly (so the two paths give the same bits).
+/// `v`'s consecutive rows of `len` lane vectors (a division-free `chunks_exact`).
+#[inline(always)]
+fn rows(v: &[Lane], len: usize) -> impl Iterator<Item = &[Lane]> {
+    let mut rest = v;
+    std::iter::from_fn(move || {
+        let (row, tail) = rest.split_at_checked(len)?;
+        rest = tail;
+        Some(row)
+    })
+}
+
+/// `v`'s consecutive rows of `len` lane vectors, mutable.
+#[inline(always)]
+fn rows_mut(v: &mut [Lane], len: usize) -> impl Iterator<Item = &mut [Lane]> {
+    let mut rest = v;
+    std::iter::from_fn(move || {
+        let (row, tail) = std::mem::take(&mut rest).split_at_mut_checked(len)?;
+        rest = tail;
+        Some(row)
+    })
+}
+
+// The per-example arithmetic, split at the points where the step pipelines it.
+//
+// Per lane, the floating-point operations and their order are exactly those of
+// `Network::forward` / `NetworkObjective::example_gradient` followed by `GenericSgd`'s
+// update (`θ + eta * g`, `acc + g`), so the two paths give the same bits. The loops only
+// choose which lane vectors are visited when, never a lane's order of accumulation; all
+// slices are cut to their exact lengths, so the zipped loops carry no bounds checks.
+impl<A: Act, I: Isa> Pack<'_, A, I> {
+    /// Draws every lane's next example and gathers it into `x_next`, `y_next`.
     #[inline(always)]
-    fn example(&mut self, into_theta: bool, scale: f64) {
-        let s: Shape = self.sim.objective.network.shape;
-        let (h, q, m) = (s.h, s.q, s.m);
-        let data = &self.sim.objective.data;
-        let (xs, ys) = (self.sim.inputs, self.sim.targets);
-        let t = data.len() as u32;
-        let sc = &mut *self.sc;
-        // draw, then gather the examples into lane vectors
-        let mut ks = [0usize; LANES];
-        for (k, draw) in ks.iter_mut().zip(sc.draws.iter_mut()) {
-            *k = draw.next(t);
+    fn draw_next(&mut self) {
+        let mut picks = Picks { k: [0; LANES], max: 0 };
+        for (k, draw) in picks.k.iter_mut().zip(self.draws.iter_mut()) {
+            *k = draw.next(self.t);
+            picks.max = picks.max.max(*k);
         }
-        for i in 0..h {
-            let mut v = [0.0; LANES];
-            for l in 0..LANES {
-                v[l] = xs[ks[l] * h + i];
+        self.isa.gather_rows(self.inputs, &picks, &mut self.x_next[..self.h]);
+        self.isa.gather_rows(self.targets, &picks, &mut self.y_next[..self.m]);
+    }
+
+    /// Makes the next example the current one.
+    #[inline(always)]
+    fn advance(&mut self) {
+        std::mem::swap(&mut self.x, &mut self.x_next);
+        std::mem::swap(&mut self.y, &mut self.y_next);
+    }
+
+    /// Hidden pre-activations of the current example: z_j = β_{j,h+1} + Σ_i β_{j,i} x_i.
+    #[inline(always)]
+    fn forward(&mut self) {
+        let (isa, h, q) = (self.isa, self.h, self.q);
+        let x = &self.x[..h];
+        let bet = &self.theta[self.m * (q + 1)..];
+        for (bj, zj) in rows(bet, h + 1).zip(self.a[..q].iter_mut()) {
+            let (w, bias) = bj.split_at(h);
+            let mut z = isa.reg(&bias[0]);
+            for (wi, xi) in w.iter().zip(x) {
+                z = z + isa.reg(wi) * isa.reg(xi);
             }
-            sc.x[i] = v;
+            z.store(zj);
         }
-        for u in 0..m {
-            let mut v = [0.0; LANES];
-            for l in 0..LANES {
-                v[l] = ys[ks[l] * m + u];
+    }
+
+    /// From the pre-activations in `a`: a_j = ψ(z_j); per output u, f_u = γ_{u,q+1} +
+    /// Σ_j γ_{u,j} a_j and r_u = y_u − f_u, then in one sweep over row u the sums
+    /// Σ_u r_u γ_{u,j} (pre-update γ, over u in order from 0, as in the scalar path) and the
+    /// γ gradient r_u ã_j (into θ for B = 1, into `grad` otherwise); finally
+    /// δ_j = (Σ_u r_u γ_{u,j}) ψ'(z_j) in `back`.
+    #[inline(always)]
+    fn output_and_back<const INTO_THETA: bool>(&mut self) {
+        let (isa, q, m) = (self.isa, self.q, self.m);
+        let eta = isa.all(self.eta);
+        let (a, back) = (&mut self.a[..q], &mut self.back[..q]);
+        let gam = &mut self.theta[..m * (q + 1)];
+        let dgam = &mut self.grad[..m * (q + 1)];
+        map_lanes(a, A::value);
+        for ((gu, dgu), yu) in rows_mut(gam, q + 1).zip(rows_mut(dgam, q + 1)).zip(&self.y[..m]) {
+            let (w, bias) = gu.split_at_mut(q);
+            let mut f = isa.reg(&bias[0]);
+            for (wj, aj) in w.iter().zip(&*a) {
+                f = f + isa.reg(wj) * isa.reg(aj);
             }
-            sc.y[u] = v;
+            let r = isa.reg(yu) - f;
+            if INTO_THETA {
+                for ((wj, aj), bj) in w.iter_mut().zip(&*a).zip(back.iter_mut()) {
+                    let g = isa.reg(wj);
+                    (isa.reg(bj) + r * g).store(bj);
+                    (g + eta * (r * isa.reg(aj))).store(wj);
+                }
+                (isa.reg(&bias[0]) + eta * r).store(&mut bias[0]);
+            } else {
+                let (dw, dbias) = dgu.split_at_mut(q);
+                for (((wj, dwj), aj), bj) in w.iter().zip(dw.iter_mut()).zip(&*a).zip(back.iter_mut()) {
+                    (isa.reg(bj) + r * isa.reg(wj)).store(bj);
+                    (isa.reg(dwj) + r * isa.reg(aj)).store(dwj);
+                }
+                (isa.reg(&dbias[0]) + r).store(&mut dbias[0]);
+            }
         }
-        let n_out = m * (q + 1);
-        let (gam, bet) = sc.theta.split_at(n_out);
-        // Lane arithmetic works on copies ([f64; LANES] values): the scratch vectors live in
-        // separate heap buffers that the compiler cannot prove disjoint, and values let it
-        // keep each lane vector in registers and emit one SIMD instruction per operation.
-        // forward: z_j = β_{j,h+1} + Σ_i β_{j,i} x_i, a_j = ψ(z_j)
-        for (bj, a) in bet.chunks_exact(h + 1).zip(sc.a.iter_mut()) {
-            let mut z = bj[h];
-            for (b, x) in bj[..h].iter().zip(&sc.x) {
-                z = add_mul(z, *b, *x);
-            }
-            *a = map(z, A::value);
+        for (d, a) in Lane::flatten(back).iter_mut().zip(Lane::flatten(a)) {
+            *d *= A::first_from_value(*a);
         }
-        // output and residual r_u = y_u − f_u
-        for ((gu, r), y) in gam.chunks_exact(q + 1).zip(sc.r.iter_mut()).zip(&sc.y) {
-            let mut f = gu[q];
-            for (g, a) in gu[..q].iter().zip(&sc.a) {
-                f = add_mul(f, *g, *a);
+    }
+
+    /// B = 1: θ_β ← θ_β + η δ_j x̃_i, fused with the next example's forward pass (the
+    /// updated β_{j,·} is at hand): z_j = β_{j,h+1} + Σ_i β_{j,i} x'_i into `a`. δ is reset
+    /// to zero as it is consumed.
+    #[inline(always)]
+    fn update_beta_and_forward_next(&mut self) {
+        let (isa, h, q) = (self.isa, self.h, self.q);
+        let eta = isa.all(self.eta);
+        let (x, x_next) = (&self.x[..h], &self.x_next[..h]);
+        let bet = &mut self.theta[self.m * (q + 1)..];
+        for ((bj, dj), zj) in rows_mut(bet, h + 1).zip(self.back[..q].iter_mut()).zip(self.a[..q].iter_mut()) {
+            let delta = isa.reg(&std::mem::replace(dj, Lane::ZERO));
+            let (w, bias) = bj.split_at_mut(h);
+            let b = isa.reg(&bias[0]) + eta * delta;
+            b.store(&mut bias[0]);
+            let mut z = b;
+            for ((wi, xi), xn) in w.iter_mut().zip(x).zip(x_next) {
+                let w = isa.reg(wi) + eta * (delta * isa.reg(xi));
+                w.store(wi);
+                z = z + w * isa.reg(xn);
             }
-            *r = sub(*y, f);
+            z.store(zj);
         }
-        // back-propagated δ_j = ψ'(z_j) Σ_u r_u γ_{u,j} (with the pre-update γ)
-        for (j, (dj, a)) in sc.delta.iter_mut().zip(&sc.a).enumerate() {
-            let mut back = [0.0; LANES];
-            for (gu, r) in gam.chunks_exact(q + 1).zip(&sc.r) {
-                back = add_mul(back, *r, gu[j]);
+    }
+
+    /// B > 1: the β gradient δ_j x̃_i added into `grad`; δ is reset to zero.
+    #[inline(always)]
+    fn accumulate_beta(&mut self) {
+        let (isa, h, q) = (self.isa, self.h, self.q);
+        let x = &self.x[..h];
+        let dbet = &mut self.grad[self.m * (q + 1)..];
+        for (bj, dj) in rows_mut(dbet, h + 1).zip(self.back[..q].iter_mut()) {
+            let delta = isa.reg(&std::mem::replace(dj, Lane::ZERO));
+            let (w, bias) = bj.split_at_mut(h);
+            for (wi, xi) in w.iter_mut().zip(x) {
+                (isa.reg(wi) + delta * isa.reg(xi)).store(wi);
             }
-            *dj = mul(back, map(*a, A::first_from_value));
+            (isa.reg(&bias[0]) + delta).store(&mut bias[0]);
         }
-        // g: γ_{u,j} ← r_u ã_j, β_{j,i} ← δ_j x̃_i;  destination += scale · g
-        let dst = if into_theta { &mut sc.theta } else { &mut sc.grad };
-        let (dgam, dbet) = dst.split_at_mut(n_out);
-        for (ou, r) in dgam.chunks_exact_mut(q + 1).zip(&sc.r) {
-            let r = *r;
-            let (ow, ob) = ou.split_at_mut(q);
-            for (o, a) in ow.iter_mut().zip(&sc.a) {
-                *o = add_scaled(*o, scale, mul(r, *a));
-            }
-            ob[0] = add_scaled(ob[0], scale, r);
-        }
-        for (oj, dj) in dbet.chunks_exact_mut(h + 1).zip(&sc.delta) {
-            let dj = *dj;
-            let (ow, ob) = oj.split_at_mut(h);
-            for (o, x) in ow.iter_mut().zip(&sc.x) {
-                *o = add_scaled(*o, scale, mul(dj, *x));
-            }
-            ob[0] = add_scaled(ob[0], scale, dj);
+    }
+
+    /// Before the first step: with B = 1 the step is pipelined, and expects the current
+    /// example drawn and its forward pass done.
+    #[inline(always)]
+    fn start(&mut self) {
+        if self.batch == 1 {
+            self.draw_next();
+            self.advance();
+            self.forward();
         }
     }
 }
 
-/// acc + a·b, lane-wise (not fused: the same rounding as the scalar path).
-#[inline(always)]
-fn add_mul(mut acc: Lane, a: Lane, b: Lane) -> Lane {
-    for l in 0..LANES {
-        acc[l] += a[l] * b[l];
-    }
-    acc
-}
-
-/// a·b, lane-wise.
-#[inline(always)]
-fn mul(mut a: Lane, b: Lane) -> Lane {
-    for l in 0..LANES {
-        a[l] *= b[l];
-    }
-    a
-}
-
-/// a − b, lane-wise.
-#[inline(always)]
-fn sub(mut a: Lane, b: Lane) -> Lane {
-    for l in 0..LANES {
-        a[l] -= b[l];
-    }
-    a
-}
-
-/// acc + s·v, lane-wise.
-#[inline(always)]
-fn add_scaled(mut acc: Lane, s: f64, v: Lane) -> Lane {
-    for l in 0..LANES {
-        acc[l] += s * v[l];
-    }
-    acc
-}
-
-/// f applied to every lane.
-#[inline(always)]
-fn map(mut v: Lane, f: impl Fn(f64) -> f64) -> Lane {
-    for x in v.iter_mut() {
-        *x = f(*x);
-    }
-    v
-}
-
-impl<A: Act> Stepper for Pack<'_, '_, A> {
+impl<A: Act, I: Isa> Stepper for Pack<'_, A, I> {
     #[inline(always)]
     fn step(&mut self, n: u64) {
-        let plan = self.sim.plan;
-        if plan.batch == 1 {
-            self.example(true, plan.eta);
+        let isa = self.isa;
+        if self.batch == 1 {
+            // The next example is drawn first (independent work the CPU can overlap) and its
+            // forward pass rides along with the β update. (After the last step this draws
+            // one example too many from streams that are then dropped.)
+            self.draw_next();
+            self.output_and_back::<true>();
+            self.update_beta_and_forward_next();
+            self.advance();
         } else {
-            for g in self.sc.grad.iter_mut() {
-                *g = [0.0; LANES];
+            self.grad.fill(Lane::ZERO);
+            for _ in 0..self.batch {
+                self.draw_next();
+                self.advance();
+                self.forward();
+                self.output_and_back::<false>();
+                self.accumulate_beta();
             }
-            for _ in 0..plan.batch {
-                self.example(false, 1.0);
-            }
-            let scale = plan.eta / plan.batch as f64;
-            for (th, g) in self.sc.theta.iter_mut().zip(&self.sc.grad) {
-                *th = add_scaled(*th, scale, *g);
+            let scale = isa.all(self.batch_scale);
+            for (th, g) in self.theta.iter_mut().zip(&*self.grad) {
+                (isa.reg(th) + scale * isa.reg(g)).store(th);
             }
         }
-        if let Some(r) = self.sim.sup {
-            if n < plan.sup_steps {
+        if let Some(r) = self.sup_ref {
+            if n < self.sup_steps {
                 if let Some(bar) = r.at(n + 1) {
-                    let mut dev = [0.0; LANES];
-                    for (th, b) in self.sc.theta.iter().zip(bar) {
-                        let e = sub(*th, [*b; LANES]);
-                        dev = add_mul(dev, e, e);
+                    let mut dev = isa.all(0.0);
+                    for (th, b) in self.theta.iter().zip(bar) {
+                        let e = isa.reg(th) - isa.all(*b);
+                        dev = dev + e * e;
                     }
-                    for l in 0..LANES {
-                        self.sup[l] = sup_update(self.sup[l], dev[l]);
+                    let mut d = Lane::ZERO;
+                    dev.store(&mut d);
+                    for (s, d) in self.sup.0.iter_mut().zip(d.0) {
+                        *s = sup_update(*s, d);
                     }
                 }
             }
         }
     }
     fn snapshot(&mut self) {
-        self.sc.prev.copy_from_slice(&self.sc.theta);
+        self.prev.copy_from_slice(self.theta);
     }
     fn record(&mut self, s: usize, frac: f64) {
         let out = &mut self.samples[s];
         for l in 0..self.live {
             let mut row = out.row_mut(self.row0 + l);
-            for (p, o) in row.iter_mut().enumerate() {
-                let th = self.sc.theta[p][l];
-                *o = if frac == 0.0 { th } else { interpolate(self.sc.prev[p][l], th, frac) };
+            for ((o, th), prev) in row.iter_mut().zip(&*self.theta).zip(&*self.prev) {
+                let th = th.0[l];
+                *o = if frac == 0.0 { th } else { interpolate(prev.0[l], th, frac) };
             }
         }
     }
@@ -489,37 +795,73 @@ impl<A: Act> Stepper for Pack<'_, '_, A> {
 
 impl NetworkSgd<'_> {
     #[inline(always)]
-    fn run_packs<A: Act>(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
+    fn run_packs<A: Act, I: Isa>(&self, isa: I, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
         let count = extras.len();
         let t = self.objective.data.len();
+        let Shape { h, q, m } = self.objective.network.shape;
+        let plan = self.plan;
+        let NetworkScratchLanes { theta, prev, grad, x: [x, x_next], y: [y, y_next], a, back, draws } = sc;
         for p0 in (0..count).step_by(LANES) {
             let live = (count - p0).min(LANES);
-            for (p, th) in self.theta0.iter().enumerate() {
-                sc.theta[p] = [*th; LANES];
+            for (th, th0) in theta.iter_mut().zip(self.theta0) {
+                *th = Lane([*th0; LANES]);
             }
-            for l in 0..LANES {
+            back.fill(Lane::ZERO);
+            for (l, draw) in draws.iter_mut().enumerate() {
                 // Padding lanes (l ≥ live) replay a real member's stream; they are discarded.
                 let member = first + (p0 + l.min(live - 1)) as u64;
-                sc.draws[l] = ExampleDraw::new(member_rng(self.seed, member), t, self.plan.sampling);
+                *draw = ExampleDraw::new(member_rng(self.seed, member), t, plan.sampling);
             }
-            let mut pack: Pack<'_, '_, A> =
-                Pack { sim: self, sc, samples, row0: p0, live, sup: [0.0; LANES], _act: std::marker::PhantomData };
-            drive(self.plan, &mut pack);
+            let mut pack: Pack<'_, A, I> = Pack {
+                isa,
+                h,
+                q,
+                m,
+                t: t as u32,
+                batch: plan.batch,
+                eta: plan.eta,
+                batch_scale: plan.eta / plan.batch as f64,
+                inputs: self.inputs,
+                targets: self.targets,
+                sup_ref: self.sup,
+                sup_steps: plan.sup_steps,
+                theta,
+                prev,
+                grad,
+                x,
+                y,
+                x_next,
+                y_next,
+                a,
+                back,
+                draws,
+                samples,
+                row0: p0,
+                live,
+                sup: Lane::ZERO,
+                _act: std::marker::PhantomData,
+            };
+            pack.start();
+            drive(plan, &mut pack);
             let sup = pack.sup;
-            extras[p0..p0 + live].copy_from_slice(&sup[..live]);
+            extras[p0..p0 + live].copy_from_slice(&sup.0[..live]);
         }
     }
 
     fn dispatch<A: Act>(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
         #[cfg(target_arch = "x86_64")]
         {
+            // The AVX2 lane arithmetic serves the AVX-512 level too (with the wider
+            // instruction set enabled for everything the compiler vectorises itself).
             #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn avx512<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
-                s.run_packs::<A>(f, o, e, sc)
+            fn avx512<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
+                // SAFETY: this function's target features include AVX2 and FMA.
+                s.run_packs::<A, Avx2>(unsafe { Avx2::new_unchecked() }, f, o, e, sc)
             }
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
-                s.run_packs::<A>(f, o, e, sc)
+            fn avx2<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
+                // SAFETY: this function's target features are AVX2 and FMA.
+                s.run_packs::<A, Avx2>(unsafe { Avx2::new_unchecked() }, f, o, e, sc)
             }
             match self.level {
                 // SAFETY: the level was detected on this CPU (SimdLevel::detect / with_level).
@@ -529,7 +871,7 @@ impl NetworkSgd<'_> {
                 SimdLevel::Baseline => {}
             }
         }
-        self.run_packs::<A>(first, samples, extras, sc)
+        self.run_packs::<A, Scalar>(Scalar, first, samples, extras, sc)
     }
 }
 
@@ -546,18 +888,17 @@ impl BlockSimulator for NetworkSgd<'_> {
     }
     fn scratch(&self) -> NetworkScratchLanes {
         let s = self.objective.network.shape;
-        let z = |n: usize| vec![[0.0; LANES]; n];
+        let z = |n: usize| vec![Lane::ZERO; n];
         let t = self.objective.data.len();
         NetworkScratchLanes {
             theta: z(s.dim()),
             prev: z(s.dim()),
             grad: z(s.dim()),
-            x: z(s.h),
-            y: z(s.m),
+            x: [z(s.h), z(s.h)],
+            y: [z(s.m), z(s.m)],
             a: z(s.q),
-            r: z(s.m),
-            delta: z(s.q),
-            draws: (0..LANES).map(|_| ExampleDraw::new(member_rng(0, 0), t, self.plan.sampling)).collect(),
+            back: z(s.q),
+            draws: std::array::from_fn(|_| ExampleDraw::new(member_rng(0, 0), t, self.plan.sampling)),
         }
     }
     fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {

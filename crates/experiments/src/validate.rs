@@ -292,7 +292,7 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &ValidateConfig, progress: &(
         let whitener_full = Whitener::new(sigma.view())?;
         let kept_z: Vec<f64> = sgd.kept[s]
             .iter()
-            .filter(|r| r.iter().all(|v| v.is_finite()))
+            .filter(|r| r.iter().all(|v| v.abs() <= diffapprox_ensemble::DIVERGENCE_BOUND))
             .flat_map(|r| r.iter().zip(bar.iter()).map(|(th, b)| (th - b) / cfg.eta.sqrt()).collect::<Vec<_>>())
             .collect();
         let kz = Array2::from_shape_vec((kept_z.len() / d, d), kept_z).expect("rows of d");

@@ -67,8 +67,9 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 /// Accuracy: within 2 ulp of the exact value (tested against `f64::exp`).
 #[inline(always)]
 pub fn exp_nonpositive(y: f64) -> f64 {
-    let nan = y.is_nan();
-    let y = y.max(-700.0);
+    // max(y, −700) that keeps NaN (which then propagates through every operation below):
+    // one `maxpd` per vector, where `f64::max` (NaN → −700) needs three plus a select.
+    let y = if y < -700.0 { -700.0 } else { y };
     let t = y * LOG2E + ROUND_MAGIC;
     let k = t - ROUND_MAGIC;
     let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, y));
@@ -88,9 +89,10 @@ pub fn exp_nonpositive(y: f64) -> f64 {
     p = p.mul_add(r, 1.0);
     // t's bits are ROUND_MAGIC's plus k (two's complement), and k + 1023 ≥ 13 here.
     let ki = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
-    let v = p * f64::from_bits(ki.wrapping_add(1023) << 52);
-    if nan { f64::NAN } else { v }
+    // NaN: p is NaN, and so is the product whatever the scale.
+    p * f64::from_bits(ki.wrapping_add(1023) << 52)
 }
+
 
 /// e^y − 1 for y ≤ 0, branch-free, accurate near 0 (no cancellation): with y = k ln 2 + r,
 /// e^y − 1 = 2^k (e^r − 1) + (2^k − 1), and e^r − 1 = r·P(r), P the degree-12 Taylor
@@ -98,9 +100,9 @@ pub fn exp_nonpositive(y: f64) -> f64 {
 /// Arguments below −700 give −1; NaN stays NaN.
 #[inline(always)]
 pub fn exp_m1_nonpositive(y: f64) -> f64 {
-    // `max` keeps the lane loops vectorised; NaN is restored below
-    let nan = y.is_nan();
-    let y = y.max(-700.0);
+    // max(y, −700) that keeps NaN (which then propagates through every operation below):
+    // one `maxpd` per vector, where `f64::max` (NaN → −700) needs three plus a select.
+    let y = if y < -700.0 { -700.0 } else { y };
     let t = y * LOG2E + ROUND_MAGIC;
     let k = t - ROUND_MAGIC;
     let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, y));
@@ -120,8 +122,8 @@ pub fn exp_m1_nonpositive(y: f64) -> f64 {
     let q = r * p;
     let ki = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
     let scale = f64::from_bits(ki.wrapping_add(1023) << 52);
-    let v = scale.mul_add(q, scale - 1.0);
-    if nan { f64::NAN } else { v }
+    // NaN: q is NaN, and so is the result whatever the scale.
+    scale.mul_add(q, scale - 1.0)
 }
 
 /// tanh z, branch-free (vectorises across ensemble members), within a few ulp of `f64::tanh`:

@@ -27,7 +27,8 @@ pub struct LimitArgs {
     pub problem: ProblemArgs,
 
     /// Horizon: integrate over [0, T_END]. Default: 4, or the largest --save-times.
-    #[arg(long, value_name = "T_END", value_parser = positive_finite, allow_negative_numbers = true)]
+    #[arg(long, value_name = "T_END", value_parser = positive_finite,
+          allow_negative_numbers = true)]
     pub t_end: Option<f64>,
 
     /// Save times, comma-separated, increasing, each ≤ --t-end [default: T_END/4·k, k = 1..4].
