@@ -38,13 +38,16 @@ enum Command {
     Sde(cmd::ensemble::SdeArgs),
     /// Member-steps per second of the ensembles.
     Bench(cmd::bench::BenchArgs),
-    /// The main job: Theorem 4.1 checked against simple-backprop ensembles, with the noise
-    /// floor beside every figure, a verdict per save time, report.json/report.md and plots.
+    /// The main job: Theorem 4.1 against simple-backprop ensembles, beside the noise floor,
+    /// with verdicts, a report and plots.
     Validate(cmd::validate::ValidateArgs),
     /// Theorem 3.2 and the η-dependence of Theorem 4.1: log–log slopes over learning rates.
     Rate(cmd::rate::RateArgs),
     /// Covariance ellipses of η Σ(t) for weight pairs (CSV, JSON, SVG), optionally with members.
     Ellipses(cmd::ellipses::EllipsesArgs),
+    /// Resistance to local minima (Section 5): the fluctuation of simple backprop at a verified
+    /// local minimum against η Σ∞, escape times, and where batch training and simple backprop end.
+    Minima(cmd::minima::MinimaArgs),
     /// Inspect and export problems (built-ins, problem files, CSV data).
     #[command(subcommand)]
     Problem(cmd::problem::ProblemCommand),
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Rate(args) => cmd::rate::run(&args),
         Command::Ellipses(args) => cmd::ellipses::run(&args),
         Command::Problem(command) => cmd::problem::run(&command),
+        Command::Minima(args) => cmd::minima::run(&args),
         Command::Sgd(args) => cmd::ensemble::run_sgd(&args),
         Command::Sde(args) => cmd::ensemble::run_sde(&args),
         Command::Bench(args) => cmd::bench::run(&args),

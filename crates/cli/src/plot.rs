@@ -149,7 +149,8 @@ pub fn xy_svg(charts: &[XyChart], cols: usize, panel: (u32, u32)) -> anyhow::Res
                 [p.1 - e, p.1 + e]
             })
         });
-        let (y0, y1) = extent_with_headroom(ys.filter(|y| !c.log_y || *y > 0.0), c.log_y, c.y_from_zero);
+        let (y0, y1) =
+            extent_with_headroom(ys.filter(|y| !c.log_y || *y > 0.0), c.log_y, c.y_from_zero);
         match (c.log_x, c.log_y) {
             (false, false) => draw_xy(area, c, x0..x1, y0..y1),
             (true, false) => draw_xy(area, c, (x0..x1).log_scale(), y0..y1),
@@ -200,7 +201,11 @@ where
             if !(ok(p) && e.is_finite() && e > 0.0) {
                 continue;
             }
-            let low = if c.log_y && p.1 - e <= 0.0 { p.1 * 1e-3 } else { p.1 - e };
+            let low = if c.log_y && p.1 - e <= 0.0 {
+                p.1 * 1e-3
+            } else {
+                p.1 - e
+            };
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(p.0, low), (p.0, p.1 + e)],
                 colour.stroke_width(1),
@@ -212,15 +217,17 @@ where
             Stroke::Solid => {
                 let a = chart.draw_series(LineSeries::new(pts.clone(), line))?;
                 if labelled {
-                    a.label(label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+                    a.label(label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
                 }
             }
             Stroke::Dashed => {
                 let a = chart.draw_series(DashedLineSeries::new(pts.clone(), 6, 4, line))?;
                 if labelled {
-                    a.label(label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], colour.stroke_width(2)));
+                    a.label(label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 7, y)], colour.stroke_width(2))
+                    });
                 }
             }
             Stroke::None => {}
@@ -228,7 +235,8 @@ where
         if s.markers || s.stroke == Stroke::None {
             let a = chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
             if labelled && s.stroke == Stroke::None {
-                a.label(label).legend(move |(x, y)| Circle::new((x + 9, y), 3, colour.filled()));
+                a.label(label)
+                    .legend(move |(x, y)| Circle::new((x + 9, y), 3, colour.filled()));
             }
         }
     }
@@ -280,11 +288,20 @@ pub struct EllipseTime {
 }
 
 /// Ellipse panels in a grid of `cols` columns.
-pub fn ellipse_svg(panels: &[EllipsePanel], cols: usize, panel: (u32, u32)) -> anyhow::Result<String> {
-    grid(panels.len(), cols, panel, |area, k| draw_ellipses(area, &panels[k]))
+pub fn ellipse_svg(
+    panels: &[EllipsePanel],
+    cols: usize,
+    panel: (u32, u32),
+) -> anyhow::Result<String> {
+    grid(panels.len(), cols, panel, |area, k| {
+        draw_ellipses(area, &panels[k])
+    })
 }
 
-fn draw_ellipses(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &EllipsePanel) -> anyhow::Result<()> {
+fn draw_ellipses(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    p: &EllipsePanel,
+) -> anyhow::Result<()> {
     // The view holds the ellipses and paths, and the members up to their 0.5 % and 99.5 %
     // quantiles per axis (a few far-out members must not shrink everything else).
     let mut xs: Vec<f64> = Vec::new();
@@ -299,8 +316,16 @@ fn draw_ellipses(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &EllipsePanel) ->
         xs.push(q[0]);
         ys.push(q[1]);
     }
-    let member_x: Vec<f64> = p.times.iter().flat_map(|t| t.members.iter().map(|q| q[0])).collect();
-    let member_y: Vec<f64> = p.times.iter().flat_map(|t| t.members.iter().map(|q| q[1])).collect();
+    let member_x: Vec<f64> = p
+        .times
+        .iter()
+        .flat_map(|t| t.members.iter().map(|q| q[0]))
+        .collect();
+    let member_y: Vec<f64> = p
+        .times
+        .iter()
+        .flat_map(|t| t.members.iter().map(|q| q[1]))
+        .collect();
     xs.extend(trimmed(member_x));
     ys.extend(trimmed(member_y));
     let (x0, x1) = extent(xs.into_iter(), false, false);
@@ -335,7 +360,12 @@ fn draw_ellipses(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &EllipsePanel) ->
     let path = |v: &[[f64; 2]]| v.iter().map(|q| (q[0], q[1])).collect::<Vec<_>>();
     if !p.batch_path.is_empty() {
         chart
-            .draw_series(DashedLineSeries::new(path(&p.batch_path), 5, 4, GREY.stroke_width(2)))?
+            .draw_series(DashedLineSeries::new(
+                path(&p.batch_path),
+                5,
+                4,
+                GREY.stroke_width(2),
+            ))?
             .label("batch training")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], GREY.stroke_width(2)));
     }
@@ -353,14 +383,29 @@ fn draw_ellipses(area: &DrawingArea<SVGBackend<'_>, Shift>, p: &EllipsePanel) ->
             let width = if *level >= 0.75 { 2 } else { 1 };
             let a = chart.draw_series(LineSeries::new(path(line), c.stroke_width(width)))?;
             if first {
-                let levels: Vec<String> = time.ellipses.iter().map(|(p, _)| format!("{p}")).collect();
-                let what = if time.members.is_empty() { "" } else { "members, " };
-                a.label(format!("t = {}: {what}p = {} ellipses", time.t, levels.join(", ")))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                let levels: Vec<String> =
+                    time.ellipses.iter().map(|(p, _)| format!("{p}")).collect();
+                let what = if time.members.is_empty() {
+                    ""
+                } else {
+                    "members, "
+                };
+                a.label(format!(
+                    "t = {}: {what}p = {} ellipses",
+                    time.t,
+                    levels.join(", ")
+                ))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
                 first = false;
             }
         }
-        chart.draw_series(std::iter::once(Cross::new((time.centre[0], time.centre[1]), 5, c.stroke_width(2))))?;
+        chart.draw_series(std::iter::once(Cross::new(
+            (time.centre[0], time.centre[1]),
+            5,
+            c.stroke_width(2),
+        )))?;
     }
     legend_box(&mut chart)?;
     Ok(())
@@ -387,16 +432,41 @@ pub struct BandPanel {
 
 /// Band panels in a grid of `cols` columns.
 pub fn bands_svg(panels: &[BandPanel], cols: usize, panel: (u32, u32)) -> anyhow::Result<String> {
-    grid(panels.len(), cols, panel, |area, k| draw_band(area, &panels[k]))
+    grid(panels.len(), cols, panel, |area, k| {
+        draw_band(area, &panels[k])
+    })
 }
 
 fn draw_band(area: &DrawingArea<SVGBackend<'_>, Shift>, b: &BandPanel) -> anyhow::Result<()> {
-    let upper: Vec<(f64, f64)> = b.t.iter().zip(b.mean.iter().zip(&b.sd)).map(|(&t, (&m, &s))| (t, m + 2.0 * s)).collect();
-    let lower: Vec<(f64, f64)> = b.t.iter().zip(b.mean.iter().zip(&b.sd)).map(|(&t, (&m, &s))| (t, m - 2.0 * s)).collect();
-    let ql: Vec<(f64, f64)> = b.t.iter().copied().zip(b.q_low.iter().copied()).filter(|p| p.1.is_finite()).collect();
-    let qh: Vec<(f64, f64)> = b.t.iter().copied().zip(b.q_high.iter().copied()).filter(|p| p.1.is_finite()).collect();
+    let upper: Vec<(f64, f64)> =
+        b.t.iter()
+            .zip(b.mean.iter().zip(&b.sd))
+            .map(|(&t, (&m, &s))| (t, m + 2.0 * s))
+            .collect();
+    let lower: Vec<(f64, f64)> =
+        b.t.iter()
+            .zip(b.mean.iter().zip(&b.sd))
+            .map(|(&t, (&m, &s))| (t, m - 2.0 * s))
+            .collect();
+    let ql: Vec<(f64, f64)> =
+        b.t.iter()
+            .copied()
+            .zip(b.q_low.iter().copied())
+            .filter(|p| p.1.is_finite())
+            .collect();
+    let qh: Vec<(f64, f64)> =
+        b.t.iter()
+            .copied()
+            .zip(b.q_high.iter().copied())
+            .filter(|p| p.1.is_finite())
+            .collect();
     let (x0, x1) = extent(b.t.iter().copied(), false, false);
-    let ys = upper.iter().chain(&lower).chain(&ql).chain(&qh).map(|p| p.1);
+    let ys = upper
+        .iter()
+        .chain(&lower)
+        .chain(&ql)
+        .chain(&qh)
+        .map(|p| p.1);
     let (y0, y1) = extent_with_headroom(ys, false, false);
     let mut chart = ChartBuilder::on(area)
         .caption(&b.title, (FONT, 15))
@@ -420,9 +490,14 @@ fn draw_band(area: &DrawingArea<SVGBackend<'_>, Shift>, b: &BandPanel) -> anyhow
     let mut polygon = upper.clone();
     polygon.extend(lower.iter().rev());
     chart
-        .draw_series(std::iter::once(Polygon::new(polygon, blue.mix(0.2).filled())))?
+        .draw_series(std::iter::once(Polygon::new(
+            polygon,
+            blue.mix(0.2).filled(),
+        )))?
         .label("θ̄ ± 2√(ηΣᵢᵢ) (theory)")
-        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], blue.mix(0.2).filled()));
+        .legend(move |(x, y)| {
+            Rectangle::new([(x, y - 5), (x + 18, y + 5)], blue.mix(0.2).filled())
+        });
     let mean: Vec<(f64, f64)> = b.t.iter().copied().zip(b.mean.iter().copied()).collect();
     chart
         .draw_series(LineSeries::new(mean, blue.stroke_width(2)))?
@@ -449,7 +524,8 @@ where
     let mut svg = String::new();
     {
         let root =
-            SVGBackend::with_string(&mut svg, (panel.0 * cols as u32, panel.1 * rows as u32)).into_drawing_area();
+            SVGBackend::with_string(&mut svg, (panel.0 * cols as u32, panel.1 * rows as u32))
+                .into_drawing_area();
         root.fill(&WHITE)?;
         let areas = root.split_evenly((rows, cols));
         for (k, area) in areas.iter().enumerate().take(n) {
@@ -475,7 +551,11 @@ fn trimmed(mut v: Vec<f64>) -> Vec<f64> {
 const LEGEND_HEADROOM: f64 = 0.3;
 
 /// [`extent`] with [`LEGEND_HEADROOM`] added at the top.
-fn extent_with_headroom(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> (f64, f64) {
+fn extent_with_headroom(
+    values: impl Iterator<Item = f64>,
+    log: bool,
+    from_zero: bool,
+) -> (f64, f64) {
     let (lo, hi) = extent(values, log, from_zero);
     if log {
         (lo, hi * (hi / lo).powf(LEGEND_HEADROOM))
@@ -505,7 +585,11 @@ fn extent(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> (f64
         lo = 0.0;
     }
     let span = if hi > lo { hi - lo } else { lo.abs().max(1e-3) };
-    let lo = if from_zero && lo == 0.0 { 0.0 } else { lo - 0.05 * span };
+    let lo = if from_zero && lo == 0.0 {
+        0.0
+    } else {
+        lo - 0.05 * span
+    };
     (lo, hi + 0.05 * span)
 }
 
@@ -542,7 +626,8 @@ mod tests {
             log_y: true,
             y_from_zero: false,
             series: vec![
-                Series::new("a", vec![(0.01, 0.02), (0.1, 0.2)], colour(0)).errors(vec![0.001, 0.01]),
+                Series::new("a", vec![(0.01, 0.02), (0.1, 0.2)], colour(0))
+                    .errors(vec![0.001, 0.01]),
                 Series::new("b", vec![(0.01, 0.05), (0.1, 0.05)], colour(1)).stroke(Stroke::Dashed),
             ],
         };

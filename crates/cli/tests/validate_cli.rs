@@ -33,7 +33,10 @@ fn usage_error(args: &[&str], flag: &str) {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: stderr:\n{err}");
     assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
-    assert!(err.contains(flag), "{args:?}: the message does not name {flag}:\n{err}");
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}:\n{err}"
+    );
 }
 
 /// A fresh, empty directory for one test.
@@ -52,8 +55,17 @@ fn read(path: &Path) -> String {
 fn assert_svg(path: &Path, min_bytes: usize, must_contain: &[&str]) {
     let svg = read(path);
     assert!(svg.starts_with("<svg"), "{} is not SVG", path.display());
-    assert!(svg.trim_end().ends_with("</svg>"), "{} is truncated", path.display());
-    assert!(svg.len() >= min_bytes, "{}: only {} bytes", path.display(), svg.len());
+    assert!(
+        svg.trim_end().ends_with("</svg>"),
+        "{} is truncated",
+        path.display()
+    );
+    assert!(
+        svg.len() >= min_bytes,
+        "{}: only {} bytes",
+        path.display(),
+        svg.len()
+    );
     assert!(svg.contains("<text"), "{} has no text", path.display());
     for s in must_contain {
         assert!(svg.contains(s), "{} lacks {s:?}", path.display());
@@ -87,12 +99,16 @@ fn small_validate(dir: &Path, threads: &str) -> String {
 fn validate_writes_a_report_that_reads_back_and_plots() {
     let dir = scratch_dir("validate");
     let stdout = small_validate(&dir, "2");
-    assert!(stdout.contains("t = 0.5") && stdout.contains("t = 1"), "{stdout}");
+    assert!(
+        stdout.contains("t = 0.5") && stdout.contains("t = 1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("verdict:"), "{stdout}");
     assert!(stdout.contains("report.json"), "{stdout}");
 
     let text = read(&dir.join("report.json"));
-    let report: ValidateReport = serde_json::from_str(&text).expect("report.json is a ValidateReport");
+    let report: ValidateReport =
+        serde_json::from_str(&text).expect("report.json is a ValidateReport");
     assert_eq!(report.problem, "xor");
     assert_eq!(report.d, 9);
     assert_eq!(report.config.members, 1024);
@@ -105,17 +121,33 @@ fn validate_writes_a_report_that_reads_back_and_plots() {
     }
     // the extra keys of the document
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(value["command_line"].as_str().unwrap().starts_with("diffapprox validate"));
+    assert!(
+        value["command_line"]
+            .as_str()
+            .unwrap()
+            .starts_with("diffapprox validate")
+    );
     assert_eq!(value["threads"], 2);
     // scatter trimmed to the drawn members (default 500 ≤ N)
     assert!(report.plots.scatter.iter().all(|s| s.len() == 500));
 
     let md = read(&dir.join("report.md"));
-    for needle in ["# diffapprox validate: xor, η = 0.01", "### t = 0.5", "**Verdict:**", "noise floor", "resolved", "ellipses_0_1.svg"] {
+    for needle in [
+        "# diffapprox validate: xor, η = 0.01",
+        "### t = 0.5",
+        "**Verdict:**",
+        "noise floor",
+        "resolved",
+        "ellipses_0_1.svg",
+    ] {
         assert!(md.contains(needle), "report.md lacks {needle:?}");
     }
     // default pairs: the first two output weights and the first hidden pair (m(q+1) = 3)
-    assert_svg(&dir.join("ellipses_0_1.svg"), 20_000, &["γ₁,₁", "γ₁,₂", "ODE limit"]);
+    assert_svg(
+        &dir.join("ellipses_0_1.svg"),
+        20_000,
+        &["γ₁,₁", "γ₁,₂", "ODE limit"],
+    );
     assert_svg(&dir.join("ellipses_3_4.svg"), 20_000, &["β₁,₁", "β₁,₂"]);
     assert_svg(&dir.join("bands.svg"), 5_000, &["97.5"]);
     assert_svg(&dir.join("errors.svg"), 5_000, &["noise floor"]);
@@ -151,8 +183,22 @@ fn validate_rejects_bad_flags_naming_them() {
     usage_error(&["validate", "--pairs", "2:2", "--out", out], "--pairs");
     usage_error(&["validate", "--pairs", "0-1", "--out", out], "--pairs");
     usage_error(&["validate", "--members", "1", "--out", out], "--members");
-    usage_error(&["validate", "--save-times", "1,0.5", "--out", out], "--save-times");
-    usage_error(&["validate", "--save-times", "0.5,2", "--t-end", "1", "--out", out], "--t-end");
+    usage_error(
+        &["validate", "--save-times", "1,0.5", "--out", out],
+        "--save-times",
+    );
+    usage_error(
+        &[
+            "validate",
+            "--save-times",
+            "0.5,2",
+            "--t-end",
+            "1",
+            "--out",
+            out,
+        ],
+        "--t-end",
+    );
     usage_error(&["validate", "--threads", "0", "--out", out], "--threads");
     usage_error(&["validate", "--factor", "qr", "--out", out], "--factor");
     // a bad problem is an error (status 1) that names --problem
@@ -182,18 +228,37 @@ fn rate_writes_slopes_that_read_back() {
         dir.to_str().unwrap(),
     ]);
     assert!(stdout.contains("Theorem 3.2: slope"), "{stdout}");
-    let report: RateReport = serde_json::from_str(&read(&dir.join("report.json"))).expect("a RateReport");
+    let report: RateReport =
+        serde_json::from_str(&read(&dir.join("report.json"))).expect("a RateReport");
     assert_eq!(report.rows.len(), 3);
-    assert_eq!(report.rows.iter().map(|r| r.eta).collect::<Vec<_>>(), vec![0.1, 0.03, 0.01]);
+    assert_eq!(
+        report.rows.iter().map(|r| r.eta).collect::<Vec<_>>(),
+        vec![0.1, 0.03, 0.01]
+    );
     assert!(!report.slopes.is_empty());
     let s = &report.slopes[0];
     assert!(s.ci[0] <= s.slope && s.slope <= s.ci[1], "{s:?}");
     assert!(read(&dir.join("report.md")).contains("## Slopes"));
     assert_svg(&dir.join("rate.svg"), 5_000, &["fit: slope"]);
 
-    usage_error(&["rate", "--etas", "0.1,0.01", "--out", dir.to_str().unwrap()], "--etas");
-    usage_error(&["rate", "--etas", "0.1,0.01,0.1", "--out", dir.to_str().unwrap()], "--etas");
-    usage_error(&["rate", "--level", "1.5", "--out", dir.to_str().unwrap()], "--level");
+    usage_error(
+        &["rate", "--etas", "0.1,0.01", "--out", dir.to_str().unwrap()],
+        "--etas",
+    );
+    usage_error(
+        &[
+            "rate",
+            "--etas",
+            "0.1,0.01,0.1",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        "--etas",
+    );
+    usage_error(
+        &["rate", "--level", "1.5", "--out", dir.to_str().unwrap()],
+        "--level",
+    );
 }
 
 #[test]
@@ -218,7 +283,8 @@ fn ellipses_writes_csv_json_members_and_svg() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    let report: EllipsesReport = serde_json::from_str(&read(&dir.join("ellipses.json"))).expect("an EllipsesReport");
+    let report: EllipsesReport =
+        serde_json::from_str(&read(&dir.join("ellipses.json"))).expect("an EllipsesReport");
     // 2 times × 2 pairs × 2 levels
     assert_eq!(report.ellipses.len(), 8);
     assert_eq!(report.members.len(), 4);
@@ -227,7 +293,9 @@ fn ellipses_writes_csv_json_members_and_svg() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("t,i,j,name_i,name_j,level,centre_x,centre_y,semi_major,semi_minor,angle,point_index,x,y")
+        Some(
+            "t,i,j,name_i,name_j,level,centre_x,centre_y,semi_major,semi_minor,angle,point_index,x,y"
+        )
     );
     // 16 points plus the closing one per ellipse
     assert_eq!(lines.count(), 8 * 17);
@@ -243,7 +311,10 @@ fn ellipses_writes_csv_json_members_and_svg() {
     let members = read(&dir.join("members.csv"));
     let mut lines = members.lines();
     assert_eq!(lines.next(), Some("t,i,j,x,y"));
-    assert_eq!(lines.count(), report.members.iter().map(|m| m.points.len()).sum::<usize>());
+    assert_eq!(
+        lines.count(),
+        report.members.iter().map(|m| m.points.len()).sum::<usize>()
+    );
     assert_svg(&dir.join("ellipses.svg"), 10_000, &["β₁,₂", "β₁,₃"]);
 
     // without --members there is no members.csv
@@ -251,7 +322,34 @@ fn ellipses_writes_csv_json_members_and_svg() {
     ok(&["ellipses", "--times", "1", "--out", bare.to_str().unwrap()]);
     assert!(bare.join("ellipses.csv").exists() && !bare.join("members.csv").exists());
 
-    usage_error(&["ellipses", "--levels", "1.2", "--out", bare.to_str().unwrap()], "--levels");
-    usage_error(&["ellipses", "--pairs", "9:0", "--out", bare.to_str().unwrap()], "--pairs");
-    usage_error(&["ellipses", "--times", "1,0.5", "--out", bare.to_str().unwrap()], "--times");
+    usage_error(
+        &[
+            "ellipses",
+            "--levels",
+            "1.2",
+            "--out",
+            bare.to_str().unwrap(),
+        ],
+        "--levels",
+    );
+    usage_error(
+        &[
+            "ellipses",
+            "--pairs",
+            "9:0",
+            "--out",
+            bare.to_str().unwrap(),
+        ],
+        "--pairs",
+    );
+    usage_error(
+        &[
+            "ellipses",
+            "--times",
+            "1,0.5",
+            "--out",
+            bare.to_str().unwrap(),
+        ],
+        "--times",
+    );
 }

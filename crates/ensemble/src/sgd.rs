@@ -4,7 +4,7 @@
 //! - [`GenericSgd`] for any [`FiniteSum`], one member at a time through `example_gradient`;
 //! - [`NetworkSgd`] for the network, [`LANES`] members advanced together in
 //!   structure-of-arrays form so that every operation is a SIMD instruction over members
-//!   (compiled for AVX-512/AVX2 when the CPU has them, chosen at run time).
+//!   (explicit AVX2 code when the CPU has it, chosen at run time; portable code otherwise).
 //!
 //! Both perform the same floating-point operations in the same order, so they give
 //! bit-identical trajectories (tested).
@@ -18,8 +18,10 @@ use rand::seq::SliceRandom;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-/// Members advanced together by [`NetworkSgd`] (one AVX-512 register of f64).
-pub const LANES: usize = 8;
+/// Members advanced together by [`NetworkSgd`]: four AVX2 registers of f64 per quantity,
+/// enough independent work to hide the latency of each step's chain of operations and to
+/// spread the per-step overhead (results do not depend on it).
+pub const LANES: usize = 16;
 
 /// Example index source of one member: i.i.d. uniform or epoch-wise reshuffled.
 #[derive(Debug, Clone)]
@@ -37,6 +39,20 @@ impl ExampleDraw {
         };
         let pos = perm.len();
         ExampleDraw { rng, perm, pos }
+    }
+
+    /// The next examples, one into each of `out`: the same as calling [`Self::next`] for
+    /// each, with the sampling mode tested once.
+    fn fill<'a>(&mut self, t: u32, out: impl Iterator<Item = &'a mut u32>) {
+        if self.perm.is_empty() {
+            for k in out {
+                *k = self.rng.random_range(0..t);
+            }
+        } else {
+            for k in out {
+                *k = self.next(t);
+            }
+        }
     }
 
     #[inline(always)]
@@ -135,13 +151,12 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
                 *th += scale * g;
             }
         }
-        if let Some(r) = self.sim.sup {
-            if n < self.sim.plan.sup_steps {
-                if let Some(bar) = r.at(n + 1) {
-                    let dev: f64 = sc.theta.iter().zip(bar).map(|(a, b)| (a - b) * (a - b)).sum();
-                    self.sup = sup_update(self.sup, dev);
-                }
-            }
+        if let Some(r) = self.sim.sup
+            && n < self.sim.plan.sup_steps
+            && let Some(bar) = r.at(n + 1)
+        {
+            let dev: f64 = sc.theta.iter().zip(bar).map(|(a, b)| (a - b) * (a - b)).sum();
+            self.sup = sup_update(self.sup, dev);
         }
     }
     fn snapshot(&mut self) {
@@ -196,10 +211,25 @@ impl<M: FiniteSum> BlockSimulator for GenericSgd<'_, M> {
 
 // ---------------------------------------------------------------------------------------
 // The network kernel: LANES members in structure-of-arrays form.
+//
+// Layout: every quantity (a parameter, an input, a hidden unit, ...) is a `Lane` holding
+// its value for each of the LANES members of a pack, so each arithmetic operation of the
+// scalar path becomes one SIMD operation per register of lanes, in the same order.
+//
+// Lane arithmetic goes through the `Isa` trait (explicit AVX2 intrinsics, or portable array
+// code). Plain array loops are not enough: LLVM's loop vectoriser runs before its
+// straight-line (SLP) vectoriser and "vectorises" the kernel's loops over parameters
+// *across* lane vectors (treating every lane as a scalar), which turns each update loop
+// into gathers and transposes. Explicit vector types are left alone by it.
+//
+// The step (B = 1) is pipelined: the next example is drawn and gathered first, and its
+// hidden-layer forward pass is computed while the input weights are updated, as each
+// updated weight is at hand (one pass over β instead of two). Example indices are drawn
+// ahead per member (`DrawAhead`), in the same order, from the same streams.
 
 /// One quantity for the [`LANES`] members of a pack, in memory (lane l belongs to member l).
-/// The alignment makes a lane vector a whole number of aligned SIMD registers that never
-/// straddles a cache line.
+/// The alignment makes a lane vector a whole number of aligned SIMD registers, starting on
+/// a cache line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(C, align(64))]
 struct Lane([f64; LANES]);
@@ -217,32 +247,10 @@ impl Lane {
     }
 }
 
-/// `f` applied to every value of `v`: one flat loop, which the compiler vectorises as a
-/// whole. (A loop over the few lanes of one vector would be unrolled first and then
-/// vectorised piecemeal, much less well; splitting the loop in two interleaved halves does
-/// not help either, the halves get scheduled one after the other.)
-#[inline(always)]
-fn map_lanes(v: &mut [Lane], f: impl Fn(f64) -> f64) {
-    for x in Lane::flatten(v) {
-        *x = f(*x);
-    }
-}
-
-/// The training examples drawn for the lanes of a pack, with the largest (so that one
-/// bounds check covers a whole gather).
-struct Picks {
-    k: [u32; LANES],
-    max: u32,
-}
-
 /// Lane arithmetic of one instruction set; the network kernel is generic over it.
 ///
 /// Every operation is the plain IEEE operation on each lane (never fused), so all
-/// implementations give exactly the bits of the scalar path. Why not plain array loops
-/// everywhere: LLVM's loop vectoriser runs before its straight-line (SLP) vectoriser and
-/// "vectorises" the kernel's loops over parameters *across* lane vectors (treating each
-/// lane as a scalar), which turns every update loop into gathers and transposes. Values of
-/// an explicit vector type ([`Avx2`]) are left alone by it.
+/// implementations give exactly the bits of the scalar path.
 trait Isa: Copy {
     /// The [`LANES`] values of one quantity, in registers.
     type V: Copy;
@@ -262,6 +270,16 @@ trait Isa: Copy {
             for (v, k) in d.0.iter_mut().zip(picks.k) {
                 *v = table[k as usize * n + i];
             }
+        }
+    }
+
+    /// `f` applied to every value of `v`, as one flat loop that the compiler vectorises as a
+    /// whole (a loop over the lanes of one vector is unrolled first and then vectorised
+    /// piecemeal, much less well).
+    #[inline(always)]
+    fn map_lanes<F: Fn(f64) -> f64>(self, v: &mut [Lane], f: F) {
+        for x in Lane::flatten(v) {
+            *x = f(*x);
         }
     }
 
@@ -297,7 +315,6 @@ impl<I: Isa> Reg<I> {
     fn store(self, dst: &mut Lane) {
         self.isa.store(self.v, dst)
     }
-
 }
 
 macro_rules! reg_op {
@@ -334,40 +351,47 @@ impl Isa for Scalar {
         Lane([x; LANES])
     }
     #[inline(always)]
-    fn add(self, a: Lane, b: Lane) -> Lane {
-        Lane(std::array::from_fn(|l| a.0[l] + b.0[l]))
+    fn add(self, mut a: Lane, b: Lane) -> Lane {
+        for (a, b) in a.0.iter_mut().zip(b.0) {
+            *a += b;
+        }
+        a
     }
     #[inline(always)]
-    fn sub(self, a: Lane, b: Lane) -> Lane {
-        Lane(std::array::from_fn(|l| a.0[l] - b.0[l]))
+    fn sub(self, mut a: Lane, b: Lane) -> Lane {
+        for (a, b) in a.0.iter_mut().zip(b.0) {
+            *a -= b;
+        }
+        a
     }
     #[inline(always)]
-    fn mul(self, a: Lane, b: Lane) -> Lane {
-        Lane(std::array::from_fn(|l| a.0[l] * b.0[l]))
+    fn mul(self, mut a: Lane, b: Lane) -> Lane {
+        for (a, b) in a.0.iter_mut().zip(b.0) {
+            *a *= b;
+        }
+        a
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 use avx2::Avx2;
 
+/// Lane arithmetic with AVX2 intrinsics. (No closures in here: a closure the compiler
+/// chooses not to inline is compiled without the AVX2 target features.)
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Isa, Lane, LANES};
-    use super::Picks;
-    use std::arch::x86_64::{__m128i, __m256d, _mm256_add_pd, _mm256_i32gather_pd, _mm_loadu_si128, _mm_mullo_epi32, _mm_set1_epi32, _mm256_load_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_store_pd, _mm256_sub_pd};
+    use super::{Isa, Lane, Picks, LANES};
+    use std::arch::x86_64::{
+        __m256d, _mm256_add_pd, _mm256_i32gather_pd, _mm256_load_pd, _mm256_mul_pd, _mm256_set1_pd,
+        _mm256_store_pd, _mm256_sub_pd, _mm_loadu_si128, _mm_mullo_epi32, _mm_set1_epi32,
+    };
 
+    /// `ymm` registers (four f64 each) per lane vector.
     const REGS: usize = LANES / 4;
+    const _: () = assert!(LANES.is_multiple_of(4), "the AVX2 kernel needs LANES to be a multiple of 4");
 
-    /// Four u32 (each < 2³¹, as checked by the caller) as an SSE register.
-    #[inline(always)]
-    fn i32x4(k: [u32; 4]) -> __m128i {
-        // SAFETY: reads 16 bytes from a 16-byte array; SSE2 is part of x86-64.
-        unsafe { _mm_loadu_si128(k.as_ptr().cast()) }
-    }
-    const _: () = assert!(LANES % 4 == 0, "the AVX2 kernel needs LANES to be a multiple of 4");
-
-    /// Lane arithmetic on AVX `ymm` registers (four f64 each). A value of this type is a
-    /// proof that the CPU supports AVX2 and FMA.
+    /// Lane arithmetic on AVX `ymm` registers. A value of this type is a proof that the CPU
+    /// supports AVX2 and FMA.
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Avx2(());
 
@@ -380,19 +404,33 @@ mod avx2 {
         }
     }
 
-    // SAFETY (every `unsafe` block below): an `Avx2` value exists only if the CPU supports
-    // AVX (see `Avx2::new_unchecked`); `Lane` is 64-byte aligned and holds 4·REGS f64, so
-    // each 32-byte load or store at offset 4k, k < REGS, is aligned and in bounds.
+    /// `f` applied to every value, compiled for AVX2 and FMA as a function of its own (see
+    /// `Avx2::map_lanes`).
+    #[target_feature(enable = "avx2,fma")]
+    fn map_flat<F: Fn(f64) -> f64>(v: &mut [f64], f: F) {
+        for x in v {
+            *x = f(*x);
+        }
+    }
+
+    // SAFETY (every `unsafe` block in this impl): an `Avx2` value exists only if the CPU
+    // supports AVX2 and FMA (see `Avx2::new_unchecked`), which makes the intrinsics callable;
+    // `Lane` is 64-byte aligned, so its chunks of four f64 (at offsets 32k) are 32-byte
+    // aligned as the aligned loads and stores require.
     impl Isa for Avx2 {
         type V = [__m256d; REGS];
         #[inline(always)]
         fn load(self, src: &Lane) -> Self::V {
-            std::array::from_fn(|k| unsafe { _mm256_load_pd(src.0.as_ptr().add(4 * k)) })
+            let mut v = [unsafe { _mm256_set1_pd(0.0) }; REGS];
+            for (r, c) in v.iter_mut().zip(src.0.as_chunks::<4>().0) {
+                *r = unsafe { _mm256_load_pd(c.as_ptr()) };
+            }
+            v
         }
         #[inline(always)]
         fn store(self, v: Self::V, dst: &mut Lane) {
-            for (k, r) in v.into_iter().enumerate() {
-                unsafe { _mm256_store_pd(dst.0.as_mut_ptr().add(4 * k), r) }
+            for (r, c) in v.into_iter().zip(dst.0.as_chunks_mut::<4>().0) {
+                unsafe { _mm256_store_pd(c.as_mut_ptr(), r) };
             }
         }
         #[inline(always)]
@@ -400,34 +438,59 @@ mod avx2 {
             [unsafe { _mm256_set1_pd(x) }; REGS]
         }
         #[inline(always)]
-        fn add(self, a: Self::V, b: Self::V) -> Self::V {
-            std::array::from_fn(|k| unsafe { _mm256_add_pd(a[k], b[k]) })
+        fn add(self, mut a: Self::V, b: Self::V) -> Self::V {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a = unsafe { _mm256_add_pd(*a, b) };
+            }
+            a
         }
         #[inline(always)]
-        fn sub(self, a: Self::V, b: Self::V) -> Self::V {
-            std::array::from_fn(|k| unsafe { _mm256_sub_pd(a[k], b[k]) })
+        fn sub(self, mut a: Self::V, b: Self::V) -> Self::V {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a = unsafe { _mm256_sub_pd(*a, b) };
+            }
+            a
         }
         #[inline(always)]
-        fn mul(self, a: Self::V, b: Self::V) -> Self::V {
-            std::array::from_fn(|k| unsafe { _mm256_mul_pd(a[k], b[k]) })
+        fn mul(self, mut a: Self::V, b: Self::V) -> Self::V {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a = unsafe { _mm256_mul_pd(*a, b) };
+            }
+            a
         }
+
+        /// In a function of its own, so that the code generated for this long loop (ψ is
+        /// the most expensive part of a step) does not depend on the code around it: inlined,
+        /// its register allocation varies from build to build by up to a third more
+        /// instructions. The call goes through an opaque function pointer because rustc
+        /// drops `#[inline(never)]` where a `#[target_feature]` function is called from
+        /// code without those features.
+        #[inline(always)]
+        fn map_lanes<F: Fn(f64) -> f64>(self, v: &mut [Lane], f: F) {
+            let map: unsafe fn(&mut [f64], F) = map_flat::<F>;
+            unsafe { std::hint::black_box(map)(Lane::flatten(v), f) }
+        }
+
+        /// One `vgatherdpd` per register and row entry, after one bounds check for all lanes.
         #[inline(always)]
         fn gather_rows(self, table: &[f64], picks: &Picks, dst: &mut [Lane]) {
             let n = dst.len();
-            // One check covers every lane: rows up to the largest pick lie inside `table`,
-            // and every element offset fits the i32 indices of the gather.
-            let end = (picks.max as usize + 1).checked_mul(n);
+            // Every row k < t lies inside `table`, and every element offset k·n + i fits the
+            // i32 indices of the gather.
+            let end = (picks.t as usize).checked_mul(n);
             assert!(end.is_some_and(|e| e <= table.len() && e <= i32::MAX as usize), "row out of bounds");
-            // Element offsets k·n of the rows, four lanes per index register.
-            let idx: [__m128i; REGS] = std::array::from_fn(|r| {
-                let k = picks.k[4 * r..4 * r + 4].try_into().expect("four lanes");
-                let k = i32x4(k);
-                unsafe { _mm_mullo_epi32(k, _mm_set1_epi32(n as i32)) }
-            });
+            // Element offsets k·n of the rows, four lanes per index register (k·n < 2³¹).
+            let mut idx = [unsafe { _mm_set1_epi32(0) }; REGS];
+            for (r, k) in idx.iter_mut().zip(picks.k.as_chunks::<4>().0) {
+                *r = unsafe { _mm_mullo_epi32(_mm_loadu_si128(k.as_ptr().cast()), _mm_set1_epi32(n as i32)) };
+            }
             for (i, d) in dst.iter_mut().enumerate() {
-                // SAFETY: lane l reads table[k_l·n + i] with k_l ≤ max and i < n, which is
-                // below (max + 1)·n ≤ table.len() (asserted above); AVX2 is present.
-                let v = std::array::from_fn(|r| unsafe { _mm256_i32gather_pd::<8>(table.as_ptr().add(i), idx[r]) });
+                let mut v = [unsafe { _mm256_set1_pd(0.0) }; REGS];
+                for (v, idx) in v.iter_mut().zip(idx) {
+                    // SAFETY: the lanes read table[k·n + i] with k < t and i < n, below
+                    // t·n ≤ table.len() (asserted above).
+                    *v = unsafe { _mm256_i32gather_pd::<8>(table.as_ptr().add(i), idx) };
+                }
                 self.store(v, d);
             }
         }
@@ -463,6 +526,55 @@ impl Act for LogisticAct {
     }
 }
 
+/// Examples drawn per member at a time, ahead of use (see [`DrawAhead`]).
+const DRAW_AHEAD: usize = 64;
+
+/// Every lane's upcoming examples, drawn [`DRAW_AHEAD`] at a time member by member: a tight
+/// loop per random stream instead of [`LANES`] interleaved streams every step. Each member
+/// still uses its examples in the order drawn, so they are exactly those of [`GenericSgd`];
+/// the streams are dropped with the pack, so drawing past its last step changes nothing.
+struct DrawAhead<'s> {
+    draws: &'s mut [ExampleDraw; LANES],
+    /// `k[d][l]`: lane l's d-th upcoming example.
+    k: &'s mut [[u32; LANES]],
+    next: usize,
+    t: u32,
+}
+
+impl DrawAhead<'_> {
+    /// The next example of every lane.
+    #[inline(always)]
+    fn pop(&mut self) -> Picks {
+        if self.next == self.k.len() {
+            for (l, draw) in self.draws.iter_mut().enumerate() {
+                draw.fill(self.t, self.k.iter_mut().map(|row| &mut row[l]));
+            }
+            self.next = 0;
+        }
+        self.next += 1;
+        Picks::new(self.k[self.next - 1], self.t)
+    }
+}
+
+/// The examples of the lanes of a pack for one step, each `k[l] < t` by construction (so
+/// that one bounds check covers a whole gather).
+struct Picks {
+    k: [u32; LANES],
+    t: u32,
+}
+
+impl Picks {
+    #[inline(always)]
+    fn new(mut k: [u32; LANES], t: u32) -> Picks {
+        assert!(t > 0, "no training examples");
+        for k in k.iter_mut() {
+            // A no-op for draws (they are below t) that makes the bound evident.
+            *k = (*k).min(t - 1);
+        }
+        Picks { k, t }
+    }
+}
+
 /// Simple backprop for the network, [`LANES`] members at a time.
 pub struct NetworkSgd<'a> {
     objective: &'a NetworkObjective,
@@ -478,7 +590,8 @@ pub struct NetworkSgd<'a> {
 /// Instruction set the network kernel was compiled for at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimdLevel {
-    /// x86-64 with AVX-512F.
+    /// x86-64 with AVX-512F (runs the AVX2 lane arithmetic, with AVX-512 enabled for the
+    /// code the compiler vectorises itself).
     Avx512,
     /// x86-64 with AVX2 and FMA.
     Avx2,
@@ -540,18 +653,18 @@ pub struct NetworkScratchLanes {
     /// Back-propagated sums Σ_u r_u γ_{u,j}, then δ (q); all zero between examples.
     back: Vec<Lane>,
     draws: [ExampleDraw; LANES],
+    /// Examples drawn ahead ([`DRAW_AHEAD`] rows of [`LANES`]).
+    picks: Vec<[u32; LANES]>,
 }
 
-/// One pack of [`LANES`] members being stepped with lane arithmetic `I`. Everything the
-/// step reads is copied or sliced here once per pack, so that the step loop reloads and
-/// re-checks nothing.
+/// One pack of [`LANES`] members being stepped with lane arithmetic `I`. Everything a step
+/// reads is copied or sliced here once per pack, so that the steps reload and re-check
+/// nothing.
 struct Pack<'s, A: Act, I: Isa> {
     isa: I,
     h: usize,
     q: usize,
     m: usize,
-    /// Number of training examples T.
-    t: u32,
     batch: usize,
     eta: f64,
     /// η/B (mini-batch step).
@@ -569,7 +682,7 @@ struct Pack<'s, A: Act, I: Isa> {
     y_next: &'s mut [Lane],
     a: &'s mut [Lane],
     back: &'s mut [Lane],
-    draws: &'s mut [ExampleDraw; LANES],
+    picks: DrawAhead<'s>,
     samples: &'s mut [Array2<f64>],
     row0: usize,
     live: usize,
@@ -577,7 +690,7 @@ struct Pack<'s, A: Act, I: Isa> {
     _act: std::marker::PhantomData<A>,
 }
 
-/// `v`'s consecutive rows of `len` lane vectors (a division-free `chunks_exact`).
+/// `v`'s consecutive rows of `len` lane vectors (like `chunks_exact`, without its division).
 #[inline(always)]
 fn rows(v: &[Lane], len: usize) -> impl Iterator<Item = &[Lane]> {
     let mut rest = v;
@@ -599,7 +712,7 @@ fn rows_mut(v: &mut [Lane], len: usize) -> impl Iterator<Item = &mut [Lane]> {
     })
 }
 
-// The per-example arithmetic, split at the points where the step pipelines it.
+// The per-example arithmetic, split where the step pipelines it.
 //
 // Per lane, the floating-point operations and their order are exactly those of
 // `Network::forward` / `NetworkObjective::example_gradient` followed by `GenericSgd`'s
@@ -610,11 +723,7 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
     /// Draws every lane's next example and gathers it into `x_next`, `y_next`.
     #[inline(always)]
     fn draw_next(&mut self) {
-        let mut picks = Picks { k: [0; LANES], max: 0 };
-        for (k, draw) in picks.k.iter_mut().zip(self.draws.iter_mut()) {
-            *k = draw.next(self.t);
-            picks.max = picks.max.max(*k);
-        }
+        let picks = self.picks.pop();
         self.isa.gather_rows(self.inputs, &picks, &mut self.x_next[..self.h]);
         self.isa.gather_rows(self.targets, &picks, &mut self.y_next[..self.m]);
     }
@@ -626,7 +735,8 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         std::mem::swap(&mut self.y, &mut self.y_next);
     }
 
-    /// Hidden pre-activations of the current example: z_j = β_{j,h+1} + Σ_i β_{j,i} x_i.
+    /// Hidden pre-activations of the current example into `a`:
+    /// z_j = β_{j,h+1} + Σ_i β_{j,i} x_i.
     #[inline(always)]
     fn forward(&mut self) {
         let (isa, h, q) = (self.isa, self.h, self.q);
@@ -646,7 +756,7 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
     /// Σ_j γ_{u,j} a_j and r_u = y_u − f_u, then in one sweep over row u the sums
     /// Σ_u r_u γ_{u,j} (pre-update γ, over u in order from 0, as in the scalar path) and the
     /// γ gradient r_u ã_j (into θ for B = 1, into `grad` otherwise); finally
-    /// δ_j = (Σ_u r_u γ_{u,j}) ψ'(z_j) in `back`.
+    /// δ_j = (Σ_u r_u γ_{u,j}) ψ'(z_j), in `back`.
     #[inline(always)]
     fn output_and_back<const INTO_THETA: bool>(&mut self) {
         let (isa, q, m) = (self.isa, self.q, self.m);
@@ -654,7 +764,7 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         let (a, back) = (&mut self.a[..q], &mut self.back[..q]);
         let gam = &mut self.theta[..m * (q + 1)];
         let dgam = &mut self.grad[..m * (q + 1)];
-        map_lanes(a, A::value);
+        isa.map_lanes(a, A::value);
         for ((gu, dgu), yu) in rows_mut(gam, q + 1).zip(rows_mut(dgam, q + 1)).zip(&self.y[..m]) {
             let (w, bias) = gu.split_at_mut(q);
             let mut f = isa.reg(&bias[0]);
@@ -683,8 +793,8 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         }
     }
 
-    /// B = 1: θ_β ← θ_β + η δ_j x̃_i, fused with the next example's forward pass (the
-    /// updated β_{j,·} is at hand): z_j = β_{j,h+1} + Σ_i β_{j,i} x'_i into `a`. δ is reset
+    /// B = 1: θ_β ← θ_β + η δ_j x̃_i, fused with the next example's forward pass (each
+    /// updated β_{j,i} is at hand): z_j = β_{j,h+1} + Σ_i β_{j,i} x'_i into `a`. δ is reset
     /// to zero as it is consumed.
     #[inline(always)]
     fn update_beta_and_forward_next(&mut self) {
@@ -723,8 +833,8 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         }
     }
 
-    /// Before the first step: with B = 1 the step is pipelined, and expects the current
-    /// example drawn and its forward pass done.
+    /// Before the first step. With B = 1 a step expects its example drawn and its forward
+    /// pass done (by the previous step).
     #[inline(always)]
     fn start(&mut self) {
         if self.batch == 1 {
@@ -742,7 +852,7 @@ impl<A: Act, I: Isa> Stepper for Pack<'_, A, I> {
         if self.batch == 1 {
             // The next example is drawn first (independent work the CPU can overlap) and its
             // forward pass rides along with the β update. (After the last step this draws
-            // one example too many from streams that are then dropped.)
+            // one example too many, from streams that are then dropped.)
             self.draw_next();
             self.output_and_back::<true>();
             self.update_beta_and_forward_next();
@@ -761,20 +871,19 @@ impl<A: Act, I: Isa> Stepper for Pack<'_, A, I> {
                 (isa.reg(th) + scale * isa.reg(g)).store(th);
             }
         }
-        if let Some(r) = self.sup_ref {
-            if n < self.sup_steps {
-                if let Some(bar) = r.at(n + 1) {
-                    let mut dev = isa.all(0.0);
-                    for (th, b) in self.theta.iter().zip(bar) {
-                        let e = isa.reg(th) - isa.all(*b);
-                        dev = dev + e * e;
-                    }
-                    let mut d = Lane::ZERO;
-                    dev.store(&mut d);
-                    for (s, d) in self.sup.0.iter_mut().zip(d.0) {
-                        *s = sup_update(*s, d);
-                    }
-                }
+        if let Some(r) = self.sup_ref
+            && n < self.sup_steps
+            && let Some(bar) = r.at(n + 1)
+        {
+            let mut dev = isa.all(0.0);
+            for (th, b) in self.theta.iter().zip(bar) {
+                let e = isa.reg(th) - isa.all(*b);
+                dev = dev + e * e;
+            }
+            let mut d = Lane::ZERO;
+            dev.store(&mut d);
+            for (s, d) in self.sup.0.iter_mut().zip(d.0) {
+                *s = sup_update(*s, d);
             }
         }
     }
@@ -800,7 +909,7 @@ impl NetworkSgd<'_> {
         let t = self.objective.data.len();
         let Shape { h, q, m } = self.objective.network.shape;
         let plan = self.plan;
-        let NetworkScratchLanes { theta, prev, grad, x: [x, x_next], y: [y, y_next], a, back, draws } = sc;
+        let NetworkScratchLanes { theta, prev, grad, x: [x, x_next], y: [y, y_next], a, back, draws, picks } = sc;
         for p0 in (0..count).step_by(LANES) {
             let live = (count - p0).min(LANES);
             for (th, th0) in theta.iter_mut().zip(self.theta0) {
@@ -817,7 +926,6 @@ impl NetworkSgd<'_> {
                 h,
                 q,
                 m,
-                t: t as u32,
                 batch: plan.batch,
                 eta: plan.eta,
                 batch_scale: plan.eta / plan.batch as f64,
@@ -834,7 +942,7 @@ impl NetworkSgd<'_> {
                 y_next,
                 a,
                 back,
-                draws,
+                picks: DrawAhead { next: picks.len(), draws, k: picks, t: t as u32 },
                 samples,
                 row0: p0,
                 live,
@@ -851,8 +959,6 @@ impl NetworkSgd<'_> {
     fn dispatch<A: Act>(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
         #[cfg(target_arch = "x86_64")]
         {
-            // The AVX2 lane arithmetic serves the AVX-512 level too (with the wider
-            // instruction set enabled for everything the compiler vectorises itself).
             #[target_feature(enable = "avx512f,avx2,fma")]
             fn avx512<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
                 // SAFETY: this function's target features include AVX2 and FMA.
@@ -899,6 +1005,7 @@ impl BlockSimulator for NetworkSgd<'_> {
             a: z(s.q),
             back: z(s.q),
             draws: std::array::from_fn(|_| ExampleDraw::new(member_rng(0, 0), t, self.plan.sampling)),
+            picks: vec![[0; LANES]; DRAW_AHEAD],
         }
     }
     fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {

@@ -37,4 +37,14 @@ pub enum ExperimentError {
     /// From the statistics.
     #[error(transparent)]
     Stats(#[from] diffapprox_stats::StatsError),
+    /// A landscape survey found no verified local minimum (`minima`).
+    #[error("problem `{problem}`: no verified local minimum among the stationary points reached from {inits} starts (lowest minimum E = {global_error}); try more --survey-inits or another --init-scale")]
+    NoLocalMinimum {
+        /// The problem.
+        problem: String,
+        /// Survey starts.
+        inits: usize,
+        /// E of the lowest minimum found.
+        global_error: f64,
+    },
 }

@@ -6,7 +6,9 @@
 //! `--members K > 0`) and `ellipses.svg` into the output directory.
 
 use super::rate::open_unit;
-use super::validate::{StageProgress, Table, checked_pairs, command_line, in_pool, join, output_dir, parse_pair, sig};
+use super::validate::{
+    StageProgress, Table, checked_pairs, command_line, in_pool, join, output_dir, parse_pair, sig,
+};
 use crate::output::{number, write_atomic, write_json};
 use crate::plot::{self, EllipsePanel, EllipseTime};
 use crate::usage::{positive_finite, usage_error};
@@ -109,9 +111,11 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
         points: args.points,
     };
     let dir = output_dir(args.out.as_deref(), "ellipses-out", &problem.name)?;
-    let stages = StageProgress::new();
+    let stages = StageProgress::new("integrating θ̄ and Σ (RK4)");
     let (report, threads) = in_pool(args.threads, || {
-        ellipses::run(problem, &resolved.theta0, &cfg, &|label, done, total| stages.update(label, done, total))
+        ellipses::run(problem, &resolved.theta0, &cfg, &|label, done, total| {
+            stages.update(label, done, total)
+        })
     })?;
     stages.finish();
     let report = report.with_context(|| format!("ellipses of problem `{}`", problem.name))?;
@@ -122,7 +126,11 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
     let path = solve_limit(
         &problem.objective(),
         &resolved.theta0,
-        &LimitOptions { save_times: grid, step: cfg.limit_step, covariance: false },
+        &LimitOptions {
+            save_times: grid,
+            step: cfg.limit_step,
+            covariance: false,
+        },
     )
     .with_context(|| format!("the ODE limit of problem `{}`", problem.name))?;
 
@@ -132,7 +140,16 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
         "diffapprox ellipses — p-ellipses of N((θ̄_i, θ̄_j)(t), η Σ(t)_(ij)), η = {}, problem {} (d = {})\n",
         cfg.eta, report.problem, report.d
     )?;
-    let mut t = Table::new(["t", "pair", "weights", "p", "centre", "semi-axes", "angle (rad)"]).left_align(2);
+    let mut t = Table::new([
+        "t",
+        "pair",
+        "weights",
+        "p",
+        "centre",
+        "semi-axes",
+        "angle (rad)",
+    ])
+    .left_align(2);
     for e in &report.ellipses {
         let el = &e.ellipse;
         t.row([
@@ -152,7 +169,17 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
     write_atomic(&csv_path, |w| write_ellipses_csv(w, &report))?;
     written.push(csv_path);
     let json = dir.join("ellipses.json");
-    write_atomic(&json, |w| write_json(w, &ReportJson { report: &report, command_line: command_line(), threads }, true))?;
+    write_atomic(&json, |w| {
+        write_json(
+            w,
+            &ReportJson {
+                report: &report,
+                command_line: command_line(),
+                threads,
+            },
+            true,
+        )
+    })?;
     written.push(json);
     if !report.members.is_empty() {
         let members = dir.join("members.csv");
@@ -161,7 +188,11 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
     }
     let svg_path = dir.join("ellipses.svg");
     let theta_path: Vec<&[f64]> = std::iter::once(resolved.theta0.as_slice())
-        .chain(path.theta_bar.iter().map(|v| v.as_slice().expect("contiguous")))
+        .chain(
+            path.theta_bar
+                .iter()
+                .map(|v| v.as_slice().expect("contiguous")),
+        )
         .collect();
     let svg = plot_ellipses(&report, &pairs, &theta_path)?;
     write_atomic(&svg_path, |w| Ok(w.write_all(svg.as_bytes())?))?;
@@ -178,8 +209,20 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
 fn write_ellipses_csv(w: &mut dyn Write, r: &EllipsesReport) -> anyhow::Result<()> {
     let mut csv = csv::Writer::from_writer(w);
     csv.write_record([
-        "t", "i", "j", "name_i", "name_j", "level", "centre_x", "centre_y", "semi_major", "semi_minor", "angle",
-        "point_index", "x", "y",
+        "t",
+        "i",
+        "j",
+        "name_i",
+        "name_j",
+        "level",
+        "centre_x",
+        "centre_y",
+        "semi_major",
+        "semi_minor",
+        "angle",
+        "point_index",
+        "x",
+        "y",
     ])?;
     for e in &r.ellipses {
         let el = &e.ellipse;
@@ -212,14 +255,24 @@ fn write_members_csv(w: &mut dyn Write, r: &EllipsesReport) -> anyhow::Result<()
     csv.write_record(["t", "i", "j", "x", "y"])?;
     for m in &r.members {
         for p in &m.points {
-            csv.write_record([number(m.t), m.pair.0.to_string(), m.pair.1.to_string(), number(p[0]), number(p[1])])?;
+            csv.write_record([
+                number(m.t),
+                m.pair.0.to_string(),
+                m.pair.1.to_string(),
+                number(p[0]),
+                number(p[1]),
+            ])?;
         }
     }
     csv.flush()?;
     Ok(())
 }
 
-fn plot_ellipses(r: &EllipsesReport, pairs: &[(usize, usize)], theta_path: &[&[f64]]) -> anyhow::Result<String> {
+fn plot_ellipses(
+    r: &EllipsesReport,
+    pairs: &[(usize, usize)],
+    theta_path: &[&[f64]],
+) -> anyhow::Result<String> {
     let c = &r.config;
     let panels: Vec<EllipsePanel> = pairs
         .iter()
@@ -229,7 +282,11 @@ fn plot_ellipses(r: &EllipsesReport, pairs: &[(usize, usize)], theta_path: &[&[f
                 .times
                 .iter()
                 .map(|&t| {
-                    let mine: Vec<_> = r.ellipses.iter().filter(|e| e.t == t && e.pair == (i, j)).collect();
+                    let mine: Vec<_> = r
+                        .ellipses
+                        .iter()
+                        .filter(|e| e.t == t && e.pair == (i, j))
+                        .collect();
                     if names.is_none() {
                         names = mine.first().map(|e| e.names.clone());
                     }
@@ -242,7 +299,10 @@ fn plot_ellipses(r: &EllipsesReport, pairs: &[(usize, usize)], theta_path: &[&[f
                     EllipseTime {
                         t,
                         centre: mine.first().map_or([f64::NAN; 2], |e| e.ellipse.centre),
-                        ellipses: mine.iter().map(|e| (e.ellipse.level, e.ellipse.polyline().to_vec())).collect(),
+                        ellipses: mine
+                            .iter()
+                            .map(|e| (e.ellipse.level, e.ellipse.polyline().to_vec()))
+                            .collect(),
                         members,
                     }
                 })
@@ -250,7 +310,12 @@ fn plot_ellipses(r: &EllipsesReport, pairs: &[(usize, usize)], theta_path: &[&[f
             let (ni, nj) = names.unwrap_or_else(|| (format!("θ_{i}"), format!("θ_{j}")));
             let (ni, nj) = (plot::plain_name(&ni), plot::plain_name(&nj));
             EllipsePanel {
-                title: format!("{}, η = {}: ({ni}, {nj}) at t = {}", r.problem, c.eta, join(&c.times)),
+                title: format!(
+                    "{}, η = {}: ({ni}, {nj}) at t = {}",
+                    r.problem,
+                    c.eta,
+                    join(&c.times)
+                ),
                 x_label: ni,
                 y_label: nj,
                 times,

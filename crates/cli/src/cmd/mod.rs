@@ -5,6 +5,7 @@ pub mod bench;
 pub mod ellipses;
 pub mod ensemble;
 pub mod limit;
+pub mod minima;
 pub mod problem;
 pub mod rate;
 pub mod validate;

@@ -59,8 +59,15 @@ pub struct RateArgs {
 
 /// A clap value parser: a number strictly between 0 and 1.
 pub(crate) fn open_unit(s: &str) -> Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if v > 0.0 && v < 1.0 { Ok(v) } else { Err(format!("must lie in (0, 1), got {v}")) }
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("must lie in (0, 1), got {v}"))
+    }
 }
 
 #[derive(Serialize)]
@@ -74,7 +81,10 @@ struct ReportJson<'a> {
 /// Runs `diffapprox rate`.
 pub fn run(args: &RateArgs) -> anyhow::Result<()> {
     if args.etas.len() < 3 {
-        return Err(usage_error(format!("--etas: give at least 3 learning rates to fit a slope, got {}", args.etas.len())));
+        return Err(usage_error(format!(
+            "--etas: give at least 3 learning rates to fit a slope, got {}",
+            args.etas.len()
+        )));
     }
     for (k, eta) in args.etas.iter().enumerate() {
         if args.etas[..k].contains(eta) {
@@ -91,15 +101,24 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
         level: args.level,
     };
     let dir = output_dir(args.out.as_deref(), "rate-out", &resolved.problem.name)?;
-    let stages = StageProgress::new();
+    let stages = StageProgress::new("integrating θ̄ and Σ (RK4)");
     let (report, threads) = in_pool(args.threads, || {
-        rate::run(&resolved.problem, &resolved.theta0, &cfg, &|label, done, total| stages.update(label, done, total))
+        rate::run(
+            &resolved.problem,
+            &resolved.theta0,
+            &cfg,
+            &|label, done, total| stages.update(label, done, total),
+        )
     })?;
     stages.finish();
-    let report = report.with_context(|| format!("rate study on problem `{}`", resolved.problem.name))?;
+    let report =
+        report.with_context(|| format!("rate study on problem `{}`", resolved.problem.name))?;
 
     let mut out = std::io::stdout().lock();
-    writeln!(out, "diffapprox rate — Theorem 3.2: E sup_(s≤r) ‖θ^η(s) − θ̄(s)‖² = O(η); Theorem 4.1 as η → 0")?;
+    writeln!(
+        out,
+        "diffapprox rate — Theorem 3.2: E sup_(s≤r) ‖θ^η(s) − θ̄(s)‖² = O(η); Theorem 4.1 as η → 0"
+    )?;
     writeln!(
         out,
         "problem {} (d = {}), r = {}, N = {} members per η, seed {}; {} threads\n",
@@ -112,7 +131,17 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
     writeln!(out, "({:.1} s)", report.seconds)?;
 
     let json = dir.join("report.json");
-    write_atomic(&json, |w| write_json(w, &ReportJson { report: &report, command_line: command_line(), threads }, true))?;
+    write_atomic(&json, |w| {
+        write_json(
+            w,
+            &ReportJson {
+                report: &report,
+                command_line: command_line(),
+                threads,
+            },
+            true,
+        )
+    })?;
     let svg_path = dir.join("rate.svg");
     let svg = plot_rate(&report)?;
     write_atomic(&svg_path, |w| Ok(w.write_all(svg.as_bytes())?))?;
@@ -156,33 +185,53 @@ fn rows_table(r: &RateReport) -> Table {
 }
 
 fn slopes_table(r: &RateReport) -> Table {
-    let mut t = Table::new(["log–log slope against η", "slope", "interval", "expected"]).left_align(3);
+    let mut t =
+        Table::new(["log–log slope against η", "slope", "interval", "expected"]).left_align(3);
     for s in &r.slopes {
         t.row([
             s.quantity.clone(),
             format!("{:.3}", s.slope),
-            format!("[{:.3}, {:.3}] ({:.0} %)", s.ci[0], s.ci[1], 100.0 * s.level),
+            format!(
+                "[{:.3}, {:.3}] ({:.0} %)",
+                s.ci[0],
+                s.ci[1],
+                100.0 * s.level
+            ),
             s.expected.clone(),
         ]);
     }
     t
 }
 
-fn write_markdown(w: &mut dyn Write, r: &RateReport, threads: usize, svg: &Path) -> anyhow::Result<()> {
+fn write_markdown(
+    w: &mut dyn Write,
+    r: &RateReport,
+    threads: usize,
+    svg: &Path,
+) -> anyhow::Result<()> {
     let c = &r.config;
     writeln!(w, "# diffapprox rate: {}\n", r.problem)?;
     writeln!(w, "```sh\n{}\n```\n", command_line())?;
     writeln!(w, "## Summary\n\n{}\n", r.summary)?;
-    let mut t = Table::new(["setting", "value"]);
-    t.row(["problem".to_string(), format!("{} (d = {})", r.problem, r.d)]);
+    let mut t = Table::new(["setting", "value"]).left_align(1);
+    t.row([
+        "problem".to_string(),
+        format!("{} (d = {})", r.problem, r.d),
+    ]);
     t.row(["learning rates η".to_string(), join(&c.etas)]);
     t.row(["horizon r".to_string(), c.t_end.to_string()]);
     t.row(["members per η".to_string(), c.members.to_string()]);
-    t.row(["seed".to_string(), format!("{} (+k for the k-th η)", c.seed)]);
+    t.row([
+        "seed".to_string(),
+        format!("{} (+k for the k-th η)", c.seed),
+    ]);
     t.row(["RK4 step of θ̄, Σ".to_string(), c.limit_step.to_string()]);
     t.row(["confidence level".to_string(), c.level.to_string()]);
     t.row(["version".to_string(), format!("diffapprox {}", r.version)]);
-    t.row(["threads".to_string(), format!("{threads} (the numbers do not depend on it)")]);
+    t.row([
+        "threads".to_string(),
+        format!("{threads} (the numbers do not depend on it)"),
+    ]);
     t.row(["wall time".to_string(), format!("{:.1} s", r.seconds)]);
     writeln!(w, "## Configuration\n\n{}", t.markdown())?;
     writeln!(w, "## Per learning rate\n\n{}", rows_table(r).markdown())?;
@@ -201,7 +250,10 @@ fn write_markdown(w: &mut dyn Write, r: &RateReport, threads: usize, svg: &Path)
          - **‖mean Z^η(r)‖** against its RMS if the mean were 0, √(tr Ĉ/N); an O(√η) bias gives \
          slope 1/2 where it exceeds the sampling error.\n"
     )?;
-    let name = svg.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = svg
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     writeln!(w, "## Plot\n\n![{name}]({name})")?;
     Ok(())
 }
@@ -210,7 +262,9 @@ fn write_markdown(w: &mut dyn Write, r: &RateReport, threads: usize, svg: &Path)
 /// floor; ‖mean Z‖ with its RMS under a zero mean — all against η on log–log axes.
 fn plot_rate(r: &RateReport) -> anyhow::Result<String> {
     let etas: Vec<f64> = r.rows.iter().map(|x| x.eta).collect();
-    let (lo, hi) = etas.iter().fold((f64::INFINITY, 0.0_f64), |(a, b), &e| (a.min(e), b.max(e)));
+    let (lo, hi) = etas
+        .iter()
+        .fold((f64::INFINITY, 0.0_f64), |(a, b), &e| (a.min(e), b.max(e)));
     let line = |slope: f64, intercept: f64| -> Vec<(f64, f64)> {
         (0..=20)
             .map(|k| {
@@ -220,39 +274,76 @@ fn plot_rate(r: &RateReport) -> anyhow::Result<String> {
             .collect()
     };
     let level = r.config.level;
-    let pts = |f: &dyn Fn(&rate::RateRow) -> f64| -> Vec<(f64, f64)> { r.rows.iter().map(|x| (x.eta, f(x))).collect() };
+    let pts = |f: &dyn Fn(&rate::RateRow) -> f64| -> Vec<(f64, f64)> {
+        r.rows.iter().map(|x| (x.eta, f(x))).collect()
+    };
     let msd: Vec<f64> = r.rows.iter().map(|x| x.sup_msd).collect();
     let se: Vec<f64> = r.rows.iter().map(|x| x.sup_msd_se).collect();
-    let mut msd_series = vec![Series::new("E sup ‖θ^η − θ̄‖² ± se", pts(&|x| x.sup_msd), plot::colour(0)).stroke(Stroke::None).errors(se.clone())];
-    if let (Ok(fit), Some(s)) = (weighted_log_log_slope(&etas, &msd, &se, level), r.slopes.first()) {
+    let mut msd_series = vec![
+        Series::new(
+            "E sup ‖θ^η − θ̄‖² ± se",
+            pts(&|x| x.sup_msd),
+            plot::colour(0),
+        )
+        .stroke(Stroke::None)
+        .errors(se.clone()),
+    ];
+    if let (Ok(fit), Some(s)) = (
+        weighted_log_log_slope(&etas, &msd, &se, level),
+        r.slopes.first(),
+    ) {
         msd_series.push(
-            Series::new(format!("fit: slope {:.3} [{:.3}, {:.3}]", s.slope, s.ci[0], s.ci[1]), line(fit.slope, fit.intercept), plot::colour(3))
-                .markers(false),
+            Series::new(
+                format!("fit: slope {:.3} [{:.3}, {:.3}]", s.slope, s.ci[0], s.ci[1]),
+                line(fit.slope, fit.intercept),
+                plot::colour(3),
+            )
+            .markers(false),
         );
     }
     let fitted = |values: Vec<f64>, label: &str| -> Option<Series> {
         let fit = log_log_slope(&etas, &values, level).ok()?;
         Some(
-            Series::new(format!("{label}: slope {:.2} [{:.2}, {:.2}]", fit.slope, fit.ci_low, fit.ci_high), line(fit.slope, fit.intercept), plot::colour(3))
-                .stroke(Stroke::Dashed)
-                .markers(false),
+            Series::new(
+                format!(
+                    "{label}: slope {:.2} [{:.2}, {:.2}]",
+                    fit.slope, fit.ci_low, fit.ci_high
+                ),
+                line(fit.slope, fit.intercept),
+                plot::colour(3),
+            )
+            .stroke(Stroke::Dashed)
+            .markers(false),
         )
     };
     let cov: Vec<f64> = r.rows.iter().map(|x| 100.0 * x.cov_rel_error).collect();
     let mut cov_series = vec![
-        Series::new("simple backprop", pts(&|x| 100.0 * x.cov_rel_error), plot::colour(0)),
-        Series::new("noise floor (rms)", pts(&|x| 100.0 * x.cov_floor), plot::colour(7)).stroke(Stroke::Dashed),
+        Series::new(
+            "simple backprop",
+            pts(&|x| 100.0 * x.cov_rel_error),
+            plot::colour(0),
+        ),
+        Series::new(
+            "noise floor (rms)",
+            pts(&|x| 100.0 * x.cov_floor),
+            plot::colour(7),
+        )
+        .stroke(Stroke::Dashed),
     ];
     cov_series.extend(fitted(cov, "fit"));
     let mean: Vec<f64> = r.rows.iter().map(|x| x.mean_norm).collect();
     let mut mean_series = vec![
         Series::new("simple backprop", pts(&|x| x.mean_norm), plot::colour(0)),
-        Series::new("rms if mean 0", pts(&|x| x.mean_norm_se), plot::colour(7)).stroke(Stroke::Dashed),
+        Series::new("rms if mean 0", pts(&|x| x.mean_norm_se), plot::colour(7))
+            .stroke(Stroke::Dashed),
     ];
     mean_series.extend(fitted(mean, "fit"));
     let charts = vec![
         XyChart {
-            title: format!("{}: Theorem 3.2, r = {}, N = {}", r.problem, r.config.t_end, r.config.members),
+            title: format!(
+                "{}: Theorem 3.2, r = {}, N = {}",
+                r.problem, r.config.t_end, r.config.members
+            ),
             x_label: "η".into(),
             y_label: "E sup ‖θ^η(s) − θ̄(s)‖²".into(),
             log_x: true,
