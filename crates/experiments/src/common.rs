@@ -70,6 +70,40 @@ pub struct NoiseFloor {
     pub sampled: f64,
     /// RMS over realisations: √((1 + (tr Σ)²/‖Σ‖²_F)/(N − 1)).
     pub rms: f64,
+    /// 99 % quantile over realisations (see [`floor_quantile`]).
+    pub q99: f64,
+}
+
+/// The `level` quantile of ‖Ĉ − Σ‖_F/‖Σ‖_F for the sample covariance Ĉ of N draws of
+/// N(0, Σ). In Σ's eigenbasis (eigenvalues λ_i) the entries of Ĉ − Σ are to first order
+/// independent Gaussians with variances 2λ_i²/N (diagonal) and λ_iλ_j/N (off-diagonal,
+/// counted twice), so ‖Ĉ − Σ‖²_F is a weighted sum of χ²_1 variables; it is approximated
+/// by a scaled χ²_ν with the same mean and variance (Satterthwaite).
+pub fn floor_quantile(sigma: ArrayView2<'_, f64>, n: u64, level: f64) -> Result<f64, ExperimentError> {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let (lambda, _) = diffapprox_theory::eigen_symmetric(sigma)?;
+    let lambda: Vec<f64> = lambda.into_iter().map(|l| l.max(0.0)).collect();
+    let nf = n as f64;
+    let (mut mean, mut var) = (0.0, 0.0);
+    for (i, &li) in lambda.iter().enumerate() {
+        let w = 2.0 * li * li / nf;
+        mean += w;
+        var += 2.0 * w * w;
+        for &lj in &lambda[..i] {
+            let w = 2.0 * li * lj / nf;
+            mean += w;
+            // the pair (i, j) contributes 2 (Ĉ_ij)², i.e. w·χ²_1: mean w, variance 2w²
+            var += 2.0 * w * w;
+        }
+    }
+    let norm2: f64 = lambda.iter().map(|l| l * l).sum();
+    if !(mean > 0.0 && var > 0.0 && norm2 > 0.0) {
+        return Ok(0.0);
+    }
+    let c = var / (2.0 * mean);
+    let nu = 2.0 * mean * mean / var;
+    let q = ChiSquared::new(nu).map_err(|e| ExperimentError::Invalid { field: "members", message: e.to_string() })?.inverse_cdf(level);
+    Ok((c * q / norm2).sqrt())
 }
 
 /// Computes the noise floor of comparing an N-sample covariance with Σ.
@@ -78,7 +112,11 @@ pub fn noise_floor(sigma: ArrayView2<'_, f64>, n: u64, seed: u64, which: u64) ->
     let mean = x.mean_axis(ndarray::Axis(0)).expect("n ≥ 1");
     let c = &x - &mean;
     let cov = c.t().dot(&c) / (n as f64 - 1.0);
-    Ok(NoiseFloor { sampled: relative_frobenius(cov.view(), sigma)?, rms: diffapprox_stats::covariance_noise_floor(sigma, n)? })
+    Ok(NoiseFloor {
+        sampled: relative_frobenius(cov.view(), sigma)?,
+        rms: diffapprox_stats::covariance_noise_floor(sigma, n)?,
+        q99: floor_quantile(sigma, n, 0.99)?,
+    })
 }
 
 /// Statistics of Z^η = (θ − θ̄)/√η from the statistics of θ.

@@ -515,7 +515,7 @@ fn apply_symmetry(shape: Shape, activation: Activation, b: &[f64], perm: &[usize
             }
         }
         for i in 0..=h {
-            out[shape.beta(j, i)] = s * b[shape.beta(j, src)..][i];
+            out[shape.beta(j, i)] = s * b[shape.beta(src, i)];
         }
     }
     out

@@ -55,11 +55,39 @@ fn verdict_distinguishes_small_and_large_eta() {
 
 #[test]
 fn verdict_rule() {
-    assert!(validate::verdict(0.01, 0.01, 0.5, 0.0, 1.0).holds);
-    let v = validate::verdict(0.1, 0.01, 0.5, 0.0, 1.0);
+    let floor = diffapprox_experiments::common::NoiseFloor { sampled: 0.01, rms: 0.01, q99: 0.02 };
+    assert!(validate::verdict(0.015, &floor, 0.5, 0.0, 1.0).holds);
+    let v = validate::verdict(0.1, &floor, 0.5, 0.0, 1.0);
     assert!(!v.holds && (v.floor_ratio - 10.0).abs() < 1e-12);
     assert!((v.excess - (0.01f64 - 0.0001).sqrt()).abs() < 1e-12);
-    assert!(!validate::verdict(0.01, 0.01, 0.001, 0.0, 1.0).holds);
+    assert!(!validate::verdict(0.01, &floor, 0.001, 0.0, 1.0).holds);
+}
+
+/// The 99 % quantile of the sampling error of a covariance, from its χ² approximation,
+/// against a Monte Carlo of N(0, Σ) samples: 200 realisations at N = 500 in d = 3; the
+/// empirical 99 % quantile of 200 draws has a standard error of ≈ 10 %, so agreement
+/// within 25 % is required.
+#[test]
+fn floor_quantile_matches_monte_carlo() {
+    use diffapprox_experiments::common::{floor_quantile, gaussian_samples};
+    let sigma = ndarray::array![[2.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 0.3]];
+    let n = 500;
+    let mut errs: Vec<f64> = (0..200)
+        .map(|k| {
+            let x = gaussian_samples(sigma.view(), n, 7, k).unwrap();
+            let m = x.mean_axis(ndarray::Axis(0)).unwrap();
+            let c = &x - &m;
+            let cov = c.t().dot(&c) / (n as f64 - 1.0);
+            diffapprox_stats::relative_frobenius(cov.view(), sigma.view()).unwrap()
+        })
+        .collect();
+    errs.sort_by(f64::total_cmp);
+    let q_mc = diffapprox_stats::quantile(&errs, 0.99).unwrap();
+    let q = floor_quantile(sigma.view(), n as u64, 0.99).unwrap();
+    assert!((q / q_mc - 1.0).abs() < 0.25, "χ² approximation {q} vs Monte Carlo {q_mc}");
+    let q50 = floor_quantile(sigma.view(), n as u64, 0.5).unwrap();
+    let m50 = diffapprox_stats::quantile(&errs, 0.5).unwrap();
+    assert!((q50 / m50 - 1.0).abs() < 0.1, "median {q50} vs {m50}");
 }
 
 #[test]

@@ -52,7 +52,7 @@ impl Activation {
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 
-/// a·b + c with two roundings (see [`exp_nonpositive`] for why not `mul_add`).
+/// a·b + c with two roundings (see `reduce` for why not `mul_add`).
 #[inline(always)]
 fn madd(a: f64, b: f64, c: f64) -> f64 {
     a * b + c
@@ -63,17 +63,15 @@ const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
 // 1.5·2^52: adding it rounds to an integer (nearest even) held in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
-/// e^y for y ≤ 0, branch-free so that loops over ensemble members vectorise; arguments
-/// below −700 give e^{−700} (≈ 1e-304, far below anything that matters next to 1).
-///
-/// Range reduction y = k ln 2 + r, |r| ≤ ln2/2, then the degree-13 Taylor polynomial of e^r
-/// (truncation r¹⁴/14! < 5e-18) and the scale 2^k assembled in the exponent bits.
-/// Plain (unfused) multiply-adds: the same bits on every CPU and in every code path, vector
-/// or scalar (`mul_add` would be one instruction in the FMA-compiled ensemble kernel but a
-/// slow library call in the baseline-compiled model code).
-/// Accuracy: within 2 ulp of the exact value (tested against `f64::exp`).
+/// Range reduction and polynomial shared by [`exp_nonpositive`] and [`exp_m1_nonpositive`]:
+/// y = k ln 2 + r with |r| ≤ ln2/2; returns (q, 2^k) with q = e^r − 1 = r·P(r), P the
+/// degree-12 Taylor polynomial of (e^r − 1)/r (truncation r¹³/14! < 5e-18), by Horner's rule
+/// with plain (unfused) multiply-adds: the same bits on every CPU and in every code path,
+/// vector or scalar (`mul_add` would be one instruction in the FMA-compiled ensemble kernel
+/// but a slow library call in the baseline-compiled model code). Arguments below −700 are
+/// clamped (e^{−700} ≈ 1e-304); NaN propagates.
 #[inline(always)]
-pub fn exp_nonpositive(y: f64) -> f64 {
+fn reduce(y: f64) -> (f64, f64) {
     // max(y, −700) that keeps NaN (which then propagates through every operation below):
     // one `maxpd` per vector, where `f64::max` (NaN → −700) needs three plus a select.
     let y = if y < -700.0 { -700.0 } else { y };
@@ -92,44 +90,27 @@ pub fn exp_nonpositive(y: f64) -> f64 {
     p = madd(p, r, 1.0 / 24.0);
     p = madd(p, r, 1.0 / 6.0);
     p = madd(p, r, 0.5);
-    p = madd(p, r, 1.0);
     p = madd(p, r, 1.0);
     // t's bits are ROUND_MAGIC's plus k (two's complement), and k + 1023 ≥ 13 here.
     let ki = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
-    // NaN: p is NaN, and so is the product whatever the scale.
-    p * f64::from_bits(ki.wrapping_add(1023) << 52)
+    (r * p, f64::from_bits(ki.wrapping_add(1023) << 52))
 }
 
+/// e^y for y ≤ 0, branch-free so that loops over ensemble members vectorise:
+/// e^y = 2^k (1 + (e^r − 1)) with the reduction of `reduce`. Arguments below −700 give
+/// e^{−700}; NaN stays NaN. Accuracy: within 2 ulp of the exact value (tested against
+/// `f64::exp`).
+#[inline(always)]
+pub fn exp_nonpositive(y: f64) -> f64 {
+    let (q, scale) = reduce(y);
+    (1.0 + q) * scale
+}
 
-/// e^y − 1 for y ≤ 0, branch-free, accurate near 0 (no cancellation): with y = k ln 2 + r,
-/// e^y − 1 = 2^k (e^r − 1) + (2^k − 1), and e^r − 1 = r·P(r), P the degree-12 Taylor
-/// polynomial of (e^r − 1)/r (truncation < 5e-18 for |r| ≤ ln2/2), by Horner's rule.
-/// Arguments below −700 give −1; NaN stays NaN.
+/// e^y − 1 for y ≤ 0, branch-free, accurate near 0 (no cancellation):
+/// e^y − 1 = 2^k (e^r − 1) + (2^k − 1). Arguments below −700 give −1; NaN stays NaN.
 #[inline(always)]
 pub fn exp_m1_nonpositive(y: f64) -> f64 {
-    // max(y, −700) that keeps NaN (which then propagates through every operation below):
-    // one `maxpd` per vector, where `f64::max` (NaN → −700) needs three plus a select.
-    let y = if y < -700.0 { -700.0 } else { y };
-    let t = y * LOG2E + ROUND_MAGIC;
-    let k = t - ROUND_MAGIC;
-    let r = madd(-k, LN2_LO, madd(-k, LN2_HI, y));
-    let mut p: f64 = 1.0 / 6_227_020_800.0; // 1/13!
-    p = madd(p, r, 1.0 / 479_001_600.0);
-    p = madd(p, r, 1.0 / 39_916_800.0);
-    p = madd(p, r, 1.0 / 3_628_800.0);
-    p = madd(p, r, 1.0 / 362_880.0);
-    p = madd(p, r, 1.0 / 40_320.0);
-    p = madd(p, r, 1.0 / 5_040.0);
-    p = madd(p, r, 1.0 / 720.0);
-    p = madd(p, r, 1.0 / 120.0);
-    p = madd(p, r, 1.0 / 24.0);
-    p = madd(p, r, 1.0 / 6.0);
-    p = madd(p, r, 0.5);
-    p = madd(p, r, 1.0);
-    let q = r * p;
-    let ki = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
-    let scale = f64::from_bits(ki.wrapping_add(1023) << 52);
-    // NaN: q is NaN, and so is the result whatever the scale.
+    let (q, scale) = reduce(y);
     madd(scale, q, scale - 1.0)
 }
 
