@@ -78,7 +78,7 @@ pub fn initial_point(d: usize, seed: u64, i: u64, scale: f64) -> Vec<f64> {
 
 /// Settings of Newton's method on h(θ) = 0.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct NewtonOptions {
     /// Stop when ‖h‖ ≤ this.
     pub tolerance: f64,
@@ -226,7 +226,7 @@ pub fn classify_eigenvalues(eigenvalues: &[f64], tol: f64) -> PointKind {
 
 /// Settings of [`find_stationary_point`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SearchOptions {
     /// RK4 step of the gradient flow dθ/dt = h(θ).
     pub flow_step: f64,
@@ -352,7 +352,7 @@ pub fn eigenvalues_at<M: FiniteSum>(model: &M, theta: &[f64]) -> Result<Vec<f64>
 
 /// Settings of [`descend_to_minimum`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DescentOptions {
     /// Gradient-flow time first (removes the fast fluctuation directions of a noisy state).
     pub flow_time: f64,
@@ -360,24 +360,39 @@ pub struct DescentOptions {
     pub flow_step: f64,
     /// Stop when ‖h‖ ≤ this.
     pub tolerance: f64,
-    /// Most damped-Newton iterations.
+    /// Most trust-region iterations.
     pub max_iterations: usize,
+    /// Initial trust radius (in parameter units).
+    pub initial_radius: f64,
+    /// Largest trust radius.
+    pub max_radius: f64,
     /// Eigenvalue tolerance of the classification, relative to max|λ|.
     pub eigen_tolerance: f64,
 }
 
 impl Default for DescentOptions {
     fn default() -> Self {
-        DescentOptions { flow_time: 2.0, flow_step: 0.1, tolerance: 1e-10, max_iterations: 200, eigen_tolerance: 1e-7 }
+        DescentOptions {
+            flow_time: 2.0,
+            flow_step: 0.1,
+            tolerance: 1e-10,
+            max_iterations: 400,
+            initial_radius: 0.05,
+            max_radius: 1.0,
+            eigen_tolerance: 1e-7,
+        }
     }
 }
 
-/// Where a state goes downhill: a short gradient flow, then damped Newton *descent* on E
-/// (Levenberg–Marquardt: θ ← θ + (H + μI)⁻¹ h with H = −A the Hessian of E and μ large
-/// enough that H + μI is positive definite; a step is kept only if it lowers E, μ shrinks
-/// after success and grows after failure). Unlike Newton's method on h it cannot converge to
-/// a saddle from a generic start, and near a minimum μ → 0 and it converges quadratically.
-/// Used to classify the (noisy) end states of training runs by the minimum they belong to.
+/// Where a state goes downhill: a short gradient flow, then a trust-region Newton method on
+/// E. Each step minimises the quadratic model E − hᵀp + ½ pᵀHp (H = −A, the Hessian of E)
+/// within ‖p‖ ≤ Δ (exactly, from the eigendecomposition of H: p = (H + μI)⁻¹h with the
+/// smallest μ ≥ max(0, −λ_min(H)) that keeps ‖p‖ ≤ Δ); a step is kept if E drops by at least
+/// a tenth of the predicted amount; Δ doubles after good steps at the boundary and shrinks
+/// after poor ones. Small radii keep the path close to the gradient flow, so the destination is
+/// the minimum of the basin the state is in (rather than wherever a long Newton step lands);
+/// near a minimum the steps are Newton steps and the convergence is quadratic. It cannot stop
+/// at a saddle from a generic start. Used to classify the noisy states of training runs.
 pub fn descend_to_minimum<M: FiniteSum>(model: &M, theta0: &[f64], opts: &DescentOptions) -> Result<StationaryPoint, ExperimentError> {
     let d = model.dim();
     check_len(theta0.len(), d)?;
@@ -391,59 +406,100 @@ pub fn descend_to_minimum<M: FiniteSum>(model: &M, theta0: &[f64], opts: &Descen
     }
     let mut e = ev.drift(&theta, &mut h);
     let mut r = norm(&h);
-    let not_finite = |theta: Vec<f64>| StationaryPoint {
-        theta,
-        error: f64::NAN,
-        drift_norm: f64::NAN,
-        eigenvalues: vec![f64::NAN; d],
-        kind: PointKind::Degenerate,
-        converged: false,
-        flow_time: opts.flow_time,
-        newton_iterations: 0,
-    };
     if !(e.is_finite() && r.is_finite()) {
-        return Ok(not_finite(theta));
+        return Ok(StationaryPoint {
+            theta,
+            error: f64::NAN,
+            drift_norm: f64::NAN,
+            eigenvalues: vec![f64::NAN; d],
+            kind: PointKind::Degenerate,
+            converged: false,
+            flow_time: opts.flow_time,
+            newton_iterations: 0,
+        });
     }
     let mut a = Array2::zeros((d, d));
     let mut trial = vec![0.0; d];
     let mut trial_h = vec![0.0; d];
-    let mut mu_extra = 1e-3;
+    let mut radius = opts.initial_radius;
     let mut iterations = 0;
-    while r > opts.tolerance && iterations < opts.max_iterations {
+    let mut fresh = true;
+    let (mut hess, mut q) = (Vec::new(), Array2::zeros((d, d)));
+    let mut c = vec![0.0; d];
+    while r > opts.tolerance && iterations < opts.max_iterations && radius > 1e-15 {
         iterations += 1;
-        ev.jacobian(&theta, a.view_mut());
-        let (lambda, q) = eigen_symmetric(a.view())?;
-        // Hessian eigenvalues are −λ; shift so that all are ≥ mu_extra · scale.
-        let scale = lambda.iter().fold(0.0_f64, |m, l| m.max(l.abs())).max(1e-300);
-        let min_hess = lambda.iter().map(|l| -l).fold(f64::INFINITY, f64::min);
-        let mut improved = false;
-        for _ in 0..40 {
-            let shift = (-min_hess).max(0.0) + mu_extra * scale;
-            trial.copy_from_slice(&theta);
-            for (i, &l) in lambda.iter().enumerate() {
-                let c: f64 = (0..d).map(|p| q[(p, i)] * h[p]).sum::<f64>() / (-l + shift);
-                for p in 0..d {
-                    trial[p] += c * q[(p, i)];
+        if fresh {
+            ev.jacobian(&theta, a.view_mut());
+            let (lambda, qq) = eigen_symmetric(a.view())?;
+            hess = lambda.iter().map(|l| -l).collect::<Vec<f64>>();
+            q = qq;
+            for i in 0..d {
+                c[i] = (0..d).map(|p| q[(p, i)] * h[p]).sum();
+            }
+        }
+        // p(μ) = Σ c_i/(λ_i + μ) q_i; ‖p(μ)‖ decreases in μ > −λ_min
+        let step_norm = |mu: f64| c.iter().zip(&hess).map(|(ci, li)| (ci / (li + mu)).powi(2)).sum::<f64>().sqrt();
+        let lmin = hess.iter().copied().fold(f64::INFINITY, f64::min);
+        let scale = hess.iter().fold(0.0_f64, |m, l| m.max(l.abs())).max(1e-300);
+        let floor = (-lmin).max(0.0) + 1e-12 * scale;
+        let mu = if lmin > 0.0 && step_norm(0.0) <= radius {
+            0.0
+        } else {
+            let (mut lo, mut hi) = (floor, floor + scale);
+            while step_norm(hi) > radius {
+                hi = floor + 2.0 * (hi - floor);
+            }
+            if step_norm(lo) <= radius {
+                hi = lo;
+            }
+            for _ in 0..100 {
+                let mid = 0.5 * (lo + hi);
+                if step_norm(mid) > radius {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+                if hi - lo <= 1e-14 * hi {
+                    break;
                 }
             }
-            let e_trial = ev.drift(&trial, &mut trial_h);
-            let r_trial = norm(&trial_h);
-            // Lower E; or, once E no longer resolves the step (a change below its rounding),
-            // a lower ‖h‖ at the same E: the end game of Newton's method.
-            let rounding = 1e-13 * e.abs().max(1e-300);
-            if e_trial.is_finite() && r_trial.is_finite() && (e_trial < e - rounding || (e_trial <= e + rounding && r_trial < r)) {
-                theta.copy_from_slice(&trial);
-                h.copy_from_slice(&trial_h);
-                e = e_trial;
-                r = r_trial;
-                mu_extra = (mu_extra / 3.0).max(1e-15);
-                improved = true;
-                break;
+            hi
+        };
+        trial.copy_from_slice(&theta);
+        let mut predicted = 0.0;
+        for i in 0..d {
+            let coef = c[i] / (hess[i] + mu);
+            predicted += c[i] * coef - 0.5 * hess[i] * coef * coef;
+            for p in 0..d {
+                trial[p] += coef * q[(p, i)];
             }
-            mu_extra *= 4.0;
         }
-        if !improved {
+        let p_norm = step_norm(mu);
+        let e_trial = ev.drift(&trial, &mut trial_h);
+        let r_trial = norm(&trial_h);
+        let actual = e - e_trial;
+        let rounding = 1e-13 * e.abs().max(1e-300);
+        let accept = e_trial.is_finite()
+            && r_trial.is_finite()
+            && if predicted > rounding { actual >= 0.1 * predicted } else { actual >= -rounding && r_trial < r };
+        if predicted > rounding {
+            let rho = actual / predicted;
+            if rho < 0.25 {
+                radius = 0.25 * p_norm.min(radius);
+            } else if rho > 0.75 && p_norm >= 0.99 * radius {
+                radius = (2.0 * radius).min(opts.max_radius);
+            }
+        } else if !accept {
             break;
+        }
+        if accept {
+            theta.copy_from_slice(&trial);
+            h.copy_from_slice(&trial_h);
+            e = e_trial;
+            r = r_trial;
+            fresh = true;
+        } else {
+            fresh = false;
         }
     }
     let eigenvalues = eigenvalues_at(model, &theta)?;
@@ -579,7 +635,7 @@ fn permutations(items: &[usize], f: &mut dyn FnMut(&[usize])) {
 
 /// Settings of [`survey_landscape`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SurveyOptions {
     /// Seeded starts.
     pub inits: usize,
@@ -850,7 +906,7 @@ pub const LEVEL: f64 = 0.95;
 /// (1 + z²/n), z = Φ⁻¹(0.975). Equals [`binomial_interval`] for integer counts.
 pub fn wilson(p: f64, n: f64) -> (f64, f64) {
     const Z: f64 = 1.959_963_984_540_054;
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return (0.0, 1.0);
     }
     let z2 = Z * Z;
@@ -1014,10 +1070,10 @@ impl MinimaConfig {
         if self.escape_checks == 0 {
             return bad("escape-checks", "must be at least 1".into());
         }
-        if let Some(t) = self.escape_time {
-            if !(t.is_finite() && t > 0.0) {
-                return bad("escape-time", format!("must be finite and > 0, got {t}"));
-            }
+        if let Some(t) = self.escape_time
+            && !(t.is_finite() && t > 0.0)
+        {
+            return bad("escape-time", format!("must be finite and > 0, got {t}"));
         }
         if let Some(etas) = &self.covariance_etas {
             if etas.is_empty() {
@@ -1226,7 +1282,7 @@ fn rate_fit(process: &str, pts: &[(f64, &EscapeTimes)]) -> Option<RateFit> {
     let xm = used.iter().map(|p| p.2 * p.0).sum::<f64>() / w;
     let ym = used.iter().map(|p| p.2 * p.1).sum::<f64>() / w;
     let sxx: f64 = used.iter().map(|p| p.2 * (p.0 - xm).powi(2)).sum();
-    if !(sxx > 0.0) {
+    if sxx.is_nan() || sxx <= 0.0 {
         return None;
     }
     let slope = used.iter().map(|p| p.2 * (p.0 - xm) * (p.1 - ym)).sum::<f64>() / sxx;
@@ -1546,7 +1602,7 @@ pub fn run_minima(problem: &Problem, cfg: &MinimaConfig, progress: &(dyn Fn(&str
     let horizon = cfg.escape_horizon();
     let checks: Vec<f64> = (1..=cfg.escape_checks).map(|i| horizon * i as f64 / cfg.escape_checks as f64).collect();
     let mut escape = Vec::new();
-    let mut slice_members: Option<(f64, Vec<Vec<f64>>, Vec<Vec<f64>>)> = None;
+    let mut slice_members: Option<SliceMembers> = None;
     let eta_max = cfg.etas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     // the slice shows the members once the fluctuation has built up: at the check nearest to
     // two relaxation times (and at the horizon)
@@ -1917,6 +1973,9 @@ fn poisson_rate_interval(k: u64, exposure: f64) -> (f64, f64) {
     (low, high)
 }
 
+/// η and the member states drawn on the slice (at the early check and at the horizon).
+type SliceMembers = (f64, Vec<Vec<f64>>, Vec<Vec<f64>>);
+
 /// The slice of E through θ* towards the global minimum.
 #[allow(clippy::too_many_arguments)]
 fn make_slice(
@@ -1928,7 +1987,7 @@ fn make_slice(
     q: &Array2<f64>,
     sigma_inf: &Array2<f64>,
     cfg: &MinimaConfig,
-    members: Option<(f64, Vec<Vec<f64>>, Vec<Vec<f64>>)>,
+    members: Option<SliceMembers>,
     early_time: f64,
 ) -> Result<Slice, ExperimentError> {
     let d = local.theta.len();

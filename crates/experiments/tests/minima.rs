@@ -266,3 +266,33 @@ fn the_study_does_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+#[ignore]
+fn debug_descent_vs_flow() {
+    use diffapprox_ensemble::*;
+    let p = Problem::resolve("ridge-bump").unwrap();
+    let obj = p.objective();
+    let star = ridge_bump_local_minimum();
+    let e_l = Evaluator::new(&obj).error(&star);
+    for eta in [0.1, 0.05] {
+        let plan = SgdPlan::new(&SgdConfig { eta, batch: 1, sampling: Sampling::Replacement, save_times: vec![5.0, 10.0, 20.0, 50.0] }).unwrap();
+        let sim = NetworkSgd::new(&obj, &plan, &star, 3, None);
+        let st = run_blocks(&sim, plan.times.clone(), &RunOptions { members: 200, first_member: 0, keep: 200, chunk_blocks: 1 }, &|_| {});
+        for (s, t) in plan.times.iter().enumerate() {
+            let (mut agree, mut lm_out, mut flow_out) = (0, 0, 0);
+            let (mut cost, mut iters) = (0.0, 0);
+            for th in &st.kept[s] {
+                let t0 = std::time::Instant::now();
+                let lm = descend_to_minimum(&obj, th, &DescentOptions { max_radius: 0.1, initial_radius: 0.02, ..Default::default() }).unwrap();
+                cost += t0.elapsed().as_secs_f64();
+                iters += lm.newton_iterations;
+                let lm_local = lm.converged && (lm.error - e_l).abs() < 1e-6;
+                let fl = descend_to_minimum(&obj, th, &DescentOptions { flow_time: 400.0, ..Default::default() }).unwrap();
+                let fl_local = fl.converged && (fl.error - e_l).abs() < 1e-6;
+                if lm_local == fl_local { agree += 1 } else if fl_local { lm_out += 1 } else { flow_out += 1 }
+            }
+            println!("eta {eta} t {t}: agree {agree}, LM says left but flow stays {lm_out}, flow says left but LM stays {flow_out}; {:.2} ms, {} iterations per state", 1e3 * cost / 200.0, iters / 200);
+        }
+    }
+}

@@ -253,7 +253,7 @@ fn print_table(out: &mut dyn Write, r: &MinimaReport, wall: f64) -> anyhow::Resu
         writeln!(out, "  {:>8}  {:>26}  {:>10.3e}  {:>26}  {:>10}", e.eta, pct(&e.sgd.escaped_fraction), e.sgd.rate, sme, sr)?;
     }
     writeln!(out, "\nends at the verified local minimum (from {} initial points):", c.inits)?;
-    writeln!(out, "  {:>8}  {:>26}  {:>26}  {:>26}  {}", "eta", "batch training", "simple backprop", "SME", "separated")?;
+    writeln!(out, "  {:>8}  {:>26}  {:>26}  {:>26}  separated", "eta", "batch training", "simple backprop", "SME")?;
     for i in &r.inits {
         let sme = i.sme.as_ref().map_or("-".to_string(), |s| pct(&s.stuck));
         writeln!(out, "  {:>8}  {:>26}  {:>26}  {:>26}  {}", i.eta, pct(&i.batch.stuck), pct(&i.sgd.stuck), sme, if i.separated { "yes" } else { "no" })?;
@@ -546,7 +546,9 @@ fn stuck_svg(r: &MinimaReport) -> anyhow::Result<String> {
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
         let dx = 0.012 * x1;
-        let series: Vec<(&str, RGBColor, f64, Vec<(f64, f64, f64, f64)>)> = vec![
+        // (label, colour, x offset, [(η, p, low, high)])
+        type Points = Vec<(f64, f64, f64, f64)>;
+        let series: Vec<(&str, RGBColor, f64, Points)> = vec![
             ("batch training", BLUE, -dx, r.inits.iter().map(|i| (i.eta, i.batch.stuck.p, i.batch.stuck.low, i.batch.stuck.high)).collect()),
             ("simple backprop", RED, 0.0, r.inits.iter().map(|i| (i.eta, i.sgd.stuck.p, i.sgd.stuck.low, i.sgd.stuck.high)).collect()),
             (
