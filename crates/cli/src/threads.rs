@@ -3,12 +3,17 @@
 use anyhow::Context;
 
 /// Runs `f` on a rayon pool of `threads` threads (all cores when `None`).
-pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> anyhow::Result<T> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         builder = builder.num_threads(n);
     }
-    let pool = builder.build().context("--threads: cannot start the thread pool")?;
+    let pool = builder
+        .build()
+        .context("--threads: cannot start the thread pool")?;
     Ok(pool.install(f))
 }
 

@@ -4,22 +4,45 @@
 use std::process::Command;
 
 fn diffapprox(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_diffapprox")).args(args).output().expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_diffapprox"))
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
 #[test]
 fn sgd_is_byte_identical_across_threads_and_chunks() {
-    let base = ["sgd", "--problem", "sine", "--members", "1100", "--save-times", "0.3,0.5", "--keep", "5", "--eta", "0.02"];
+    let base = [
+        "sgd",
+        "--problem",
+        "sine",
+        "--members",
+        "1100",
+        "--save-times",
+        "0.3,0.5",
+        "--keep",
+        "5",
+        "--eta",
+        "0.02",
+    ];
     let run = |extra: &[&str]| {
         let mut a = base.to_vec();
         a.extend_from_slice(extra);
         let out = diffapprox(&a);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     let one = run(&["--threads", "1"]);
@@ -35,16 +58,50 @@ fn sgd_is_byte_identical_across_threads_and_chunks() {
 
 #[test]
 fn sde_linear_and_sme_write_their_statistics() {
-    let v = json(&diffapprox(&["sde", "--problem", "xor", "--members", "600", "--save-times", "0.5", "--step", "0.01", "--factor", "eig"]));
+    let v = json(&diffapprox(&[
+        "sde",
+        "--problem",
+        "xor",
+        "--members",
+        "600",
+        "--save-times",
+        "0.5",
+        "--step",
+        "0.01",
+        "--factor",
+        "eig",
+    ]));
     assert!(v["z_cov"][0].is_array() && v["theta_bar"][0].is_array());
-    let v = json(&diffapprox(&["sde", "--problem", "xor", "--members", "300", "--save-times", "0.5", "--step", "0.01", "--model", "sme"]));
+    let v = json(&diffapprox(&[
+        "sde",
+        "--problem",
+        "xor",
+        "--members",
+        "300",
+        "--save-times",
+        "0.5",
+        "--step",
+        "0.01",
+        "--model",
+        "sme",
+    ]));
     assert!(v["z_cov"].is_null());
     assert_eq!(v["mean"][0].as_array().unwrap().len(), 9);
 }
 
 #[test]
 fn divergence_is_reported() {
-    let out = diffapprox(&["sgd", "--problem", "sine", "--eta", "5", "--members", "300", "--save-times", "1,500"]);
+    let out = diffapprox(&[
+        "sgd",
+        "--problem",
+        "sine",
+        "--eta",
+        "5",
+        "--members",
+        "300",
+        "--save-times",
+        "1,500",
+    ]);
     let v = json(&out);
     let diverged = v["diverged"][1].as_u64().unwrap();
     assert!(diverged > 0);
@@ -55,9 +112,22 @@ fn divergence_is_reported() {
 
 #[test]
 fn reshuffle_is_flagged_and_bad_flags_fail() {
-    let out = diffapprox(&["sgd", "--members", "10", "--sampling", "reshuffle", "--save-times", "0.1"]);
+    let out = diffapprox(&[
+        "sgd",
+        "--members",
+        "10",
+        "--sampling",
+        "reshuffle",
+        "--save-times",
+        "0.1",
+    ]);
     let v = json(&out);
-    assert!(v["note"].as_str().unwrap().contains("outside the assumptions"));
+    assert!(
+        v["note"]
+            .as_str()
+            .unwrap()
+            .contains("outside the assumptions")
+    );
     for bad in [
         vec!["sgd", "--eta", "-1"],
         vec!["sgd", "--members", "0"],

@@ -2,7 +2,7 @@
 //! with step η, deterministic; saved on the same grid (and with the same interpolation) as
 //! simple backprop, so the two compare point by point.
 
-use crate::plan::{drive, SgdPlan, Stepper};
+use crate::plan::{SgdPlan, Stepper, drive};
 use diffapprox_model::{Evaluator, FiniteSum};
 use ndarray::Array1;
 
@@ -29,7 +29,11 @@ impl<M: FiniteSum> Stepper for BatchStepper<'_, M> {
         let v: Vec<f64> = if frac == 0.0 {
             self.theta.clone()
         } else {
-            self.prev.iter().zip(&self.theta).map(|(p, t)| p + frac * (t - p)).collect()
+            self.prev
+                .iter()
+                .zip(&self.theta)
+                .map(|(p, t)| p + frac * (t - p))
+                .collect()
         };
         debug_assert_eq!(self.out.len(), s);
         self.out.push(Array1::from(v));

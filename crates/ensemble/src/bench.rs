@@ -1,7 +1,9 @@
 //! Throughput benchmarks (member-steps per second), shared by `cargo bench` and the CLI's
 //! `bench` command. Timings live here, never in tests.
 
-use crate::{run_blocks, run_linear_sde, NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan};
+use crate::{
+    NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan, run_blocks, run_linear_sde,
+};
 use diffapprox_model::{FactorKind, Problem};
 use std::time::Instant;
 
@@ -33,7 +35,11 @@ impl std::fmt::Display for BenchResult {
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool").install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("thread pool")
+        .install(f)
 }
 
 /// Simple backprop on `spec`: `members` members for `steps` steps at η = 0.01.
@@ -42,25 +48,61 @@ pub fn sgd(spec: &str, members: u64, steps: u64, threads: usize) -> BenchResult 
     let obj = p.objective();
     let th0 = p.initial_point(0, 0.5);
     let eta = 0.01;
-    let plan = SgdPlan::new(&SgdConfig { eta, batch: 1, sampling: Sampling::Replacement, save_times: vec![steps as f64 * eta] })
-        .expect("valid plan");
+    let plan = SgdPlan::new(&SgdConfig {
+        eta,
+        batch: 1,
+        sampling: Sampling::Replacement,
+        save_times: vec![steps as f64 * eta],
+    })
+    .expect("valid plan");
     let sim = NetworkSgd::new(&obj, &plan, &th0, 1, None);
     let start = Instant::now();
-    let stats = in_pool(threads, || run_blocks(&sim, plan.times.clone(), &RunOptions { members, ..Default::default() }, &|_| {}));
+    let stats = in_pool(threads, || {
+        run_blocks(
+            &sim,
+            plan.times.clone(),
+            &RunOptions {
+                members,
+                ..Default::default()
+            },
+            &|_| {},
+        )
+    });
     let seconds = start.elapsed().as_secs_f64();
     std::hint::black_box(stats);
-    BenchResult { name: format!("simple backprop {spec} (d={})", p.dim()), threads, member_steps: (members * plan.total_steps) as f64, seconds }
+    BenchResult {
+        name: format!("simple backprop {spec} (d={})", p.dim()),
+        threads,
+        member_steps: (members * plan.total_steps) as f64,
+        seconds,
+    }
 }
 
 /// Linear-SDE Euler–Maruyama on `spec` with `members` members for `steps` steps of Δ = 1e-3.
-pub fn sde(spec: &str, members: u64, steps: u64, threads: usize, factor: FactorKind) -> BenchResult {
+pub fn sde(
+    spec: &str,
+    members: u64,
+    steps: u64,
+    threads: usize,
+    factor: FactorKind,
+) -> BenchResult {
     let p = Problem::resolve(spec).expect("built-in problem");
     let obj = p.objective();
     let th0 = p.initial_point(0, 0.5);
     let step = 1e-3;
-    let cfg = SdeConfig { step, factor, save_times: vec![steps as f64 * step], members, first_member: 0, seed: 1, keep: 0 };
+    let cfg = SdeConfig {
+        step,
+        factor,
+        save_times: vec![steps as f64 * step],
+        members,
+        first_member: 0,
+        seed: 1,
+        keep: 0,
+    };
     let start = Instant::now();
-    let out = in_pool(threads, || run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs"));
+    let out = in_pool(threads, || {
+        run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs")
+    });
     let seconds = start.elapsed().as_secs_f64();
     BenchResult {
         name: format!("linear SDE EM {spec} (d={}, factor {factor:?})", p.dim()),

@@ -41,19 +41,28 @@ pub struct BlockStats {
 impl BlockStats {
     /// Builds a block's statistics from its samples: `samples[s]` is count×d (row = member);
     /// the first `keep_rows` rows are kept raw.
-    pub fn from_samples(first: u64, samples: &[ArrayView2<'_, f64>], keep_rows: usize, extras: &[f64]) -> Self {
+    pub fn from_samples(
+        first: u64,
+        samples: &[ArrayView2<'_, f64>],
+        keep_rows: usize,
+        extras: &[f64],
+    ) -> Self {
         let d = samples.first().map_or(0, |s| s.ncols());
         let mut moments = Vec::with_capacity(samples.len());
         let mut diverged = Vec::with_capacity(samples.len());
         let mut kept = Vec::with_capacity(samples.len());
         for s in samples {
-            let finite: Vec<usize> = (0..s.nrows()).filter(|&r| is_converging(s.row(r))).collect();
+            let finite: Vec<usize> = (0..s.nrows())
+                .filter(|&r| is_converging(s.row(r)))
+                .collect();
             let mut acc = MomentAccumulator::new(d);
             if finite.len() == s.nrows() {
-                acc.push_batch(*s).expect("finite samples of the right width");
+                acc.push_batch(*s)
+                    .expect("finite samples of the right width");
             } else {
                 let sub = s.select(ndarray::Axis(0), &finite);
-                acc.push_batch(sub.view()).expect("finite samples of the right width");
+                acc.push_batch(sub.view())
+                    .expect("finite samples of the right width");
             }
             moments.push(acc);
             diverged.push((s.nrows() - finite.len()) as u64);
@@ -61,7 +70,11 @@ impl BlockStats {
             kept.push((0..k).map(|r| s.row(r).to_vec()).collect());
         }
         // extras are squared deviations: the bound squared
-        let finite_extras: Vec<f64> = extras.iter().copied().filter(|v| v.abs() <= DIVERGENCE_BOUND * DIVERGENCE_BOUND).collect();
+        let finite_extras: Vec<f64> = extras
+            .iter()
+            .copied()
+            .filter(|v| v.abs() <= DIVERGENCE_BOUND * DIVERGENCE_BOUND)
+            .collect();
         BlockStats {
             first,
             moments,
@@ -95,12 +108,20 @@ impl ScalarMoments {
 
     /// Unbiased variance (0 with fewer than 2 values).
     pub fn variance(&self) -> f64 {
-        if self.count < 2 { 0.0 } else { self.m2 / (self.count - 1) as f64 }
+        if self.count < 2 {
+            0.0
+        } else {
+            self.m2 / (self.count - 1) as f64
+        }
     }
 
     /// Standard error of the mean.
     pub fn standard_error(&self) -> f64 {
-        if self.count < 2 { f64::NAN } else { (self.variance() / self.count as f64).sqrt() }
+        if self.count < 2 {
+            f64::NAN
+        } else {
+            (self.variance() / self.count as f64).sqrt()
+        }
     }
 }
 
@@ -159,7 +180,9 @@ impl EnsembleStats {
     /// Merges one block's statistics for the single save time `save` (drivers that advance
     /// all members together and fold at each save time); `b` holds one entry.
     pub fn merge_save(&mut self, save: usize, b: BlockStats) {
-        self.moments[save].merge(&b.moments[0]).expect("same dimension");
+        self.moments[save]
+            .merge(&b.moments[0])
+            .expect("same dimension");
         self.diverged[save] += b.diverged[0];
         self.kept[save].extend(b.kept.into_iter().flatten());
     }
@@ -173,7 +196,10 @@ impl EnsembleStats {
     pub fn covariances(&self) -> Vec<Array2<f64>> {
         self.moments
             .iter()
-            .map(|m| m.covariance().unwrap_or_else(|_| Array2::zeros((m.dim(), m.dim()))))
+            .map(|m| {
+                m.covariance()
+                    .unwrap_or_else(|_| Array2::zeros((m.dim(), m.dim())))
+            })
             .collect()
     }
 }

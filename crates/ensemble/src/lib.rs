@@ -24,8 +24,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod bench;
 mod batch;
+pub mod bench;
 mod collect;
 mod plan;
 mod runner;
@@ -34,11 +34,15 @@ mod sgd;
 mod stream;
 
 pub use batch::batch_training;
-pub use collect::{is_converging, BlockStats, EnsembleStats, ScalarMoments, BLOCK, DIVERGENCE_BOUND};
-pub use plan::{check_times, Sampling, SavePoint, SgdConfig, SgdPlan};
-pub use runner::{run_blocks, BlockSimulator, RunOptions};
-pub use sde::{run_linear_sde, LinearSdeInfo, SdeConfig, SmeScratch, SmeSimulator, WAVE};
-pub use sgd::{GenericScratch, GenericSgd, NetworkScratchLanes, NetworkSgd, SimdLevel, SupReference, LANES};
+pub use collect::{
+    BLOCK, BlockStats, DIVERGENCE_BOUND, EnsembleStats, ScalarMoments, is_converging,
+};
+pub use plan::{Sampling, SavePoint, SgdConfig, SgdPlan, check_times};
+pub use runner::{BlockSimulator, RunOptions, run_blocks};
+pub use sde::{LinearSdeInfo, SdeConfig, SmeScratch, SmeSimulator, WAVE, run_linear_sde};
+pub use sgd::{
+    GenericScratch, GenericSgd, LANES, NetworkScratchLanes, NetworkSgd, SimdLevel, SupReference,
+};
 pub use stream::member_rng;
 
 use thiserror::Error;
@@ -67,7 +71,12 @@ pub enum EnsembleError {
 
 /// θ̄ at n·η for n = 0..=steps by RK4 with step η (error O(η⁴), far below the O(√η)
 /// deviations it is compared with), as a [`SupReference`].
-pub fn ode_limit_on_grid<M: diffapprox_model::FiniteSum>(model: &M, theta0: &[f64], eta: f64, steps: u64) -> SupReference {
+pub fn ode_limit_on_grid<M: diffapprox_model::FiniteSum>(
+    model: &M,
+    theta0: &[f64],
+    eta: f64,
+    steps: u64,
+) -> SupReference {
     let d = model.dim();
     let mut path = Vec::with_capacity((steps as usize + 1) * d);
     let mut theta = theta0.to_vec();

@@ -23,7 +23,10 @@ impl std::str::FromStr for Sampling {
         match s {
             "replacement" => Ok(Sampling::Replacement),
             "reshuffle" => Ok(Sampling::Reshuffle),
-            other => Err(EnsembleError::Invalid { field: "sampling", message: format!("`{other}` (expected replacement or reshuffle)") }),
+            other => Err(EnsembleError::Invalid {
+                field: "sampling",
+                message: format!("`{other}` (expected replacement or reshuffle)"),
+            }),
         }
     }
 }
@@ -84,10 +87,16 @@ impl SgdPlan {
     /// ```
     pub fn new(cfg: &SgdConfig) -> Result<Self, EnsembleError> {
         if !(cfg.eta.is_finite() && cfg.eta > 0.0) {
-            return Err(EnsembleError::Invalid { field: "eta", message: format!("must be finite and > 0, got {}", cfg.eta) });
+            return Err(EnsembleError::Invalid {
+                field: "eta",
+                message: format!("must be finite and > 0, got {}", cfg.eta),
+            });
         }
         if cfg.batch == 0 {
-            return Err(EnsembleError::Invalid { field: "batch", message: "must be at least 1".into() });
+            return Err(EnsembleError::Invalid {
+                field: "batch",
+                message: "must be at least 1".into(),
+            });
         }
         check_times(&cfg.save_times)?;
         let mut save = Vec::with_capacity(cfg.save_times.len());
@@ -95,13 +104,22 @@ impl SgdPlan {
         for &t in &cfg.save_times {
             let x = t / cfg.eta;
             if x > 1e15 {
-                return Err(EnsembleError::Invalid { field: "save-times", message: format!("t = {t} needs more than 1e15 steps at eta = {}", cfg.eta) });
+                return Err(EnsembleError::Invalid {
+                    field: "save-times",
+                    message: format!("t = {t} needs more than 1e15 steps at eta = {}", cfg.eta),
+                });
             }
             let r = x.round();
             let sp = if (x - r).abs() <= GRID_SLACK * x.max(1.0) {
-                SavePoint { step: r as u64, frac: 0.0 }
+                SavePoint {
+                    step: r as u64,
+                    frac: 0.0,
+                }
             } else {
-                SavePoint { step: x.floor() as u64, frac: x - x.floor() }
+                SavePoint {
+                    step: x.floor() as u64,
+                    frac: x - x.floor(),
+                }
             };
             total = total.max(sp.step + u64::from(sp.frac > 0.0));
             save.push(sp);
@@ -122,14 +140,19 @@ impl SgdPlan {
 /// Save times must be finite, ≥ 0 and non-decreasing.
 pub fn check_times(times: &[f64]) -> Result<(), EnsembleError> {
     if times.is_empty() {
-        return Err(EnsembleError::Invalid { field: "save-times", message: "give at least one save time".into() });
+        return Err(EnsembleError::Invalid {
+            field: "save-times",
+            message: "give at least one save time".into(),
+        });
     }
     let mut prev = 0.0;
     for (i, &t) in times.iter().enumerate() {
         if !(t.is_finite() && t >= prev) {
             return Err(EnsembleError::Invalid {
                 field: "save-times",
-                message: format!("entry {i} = {t} must be finite, ≥ 0 and not below the previous one"),
+                message: format!(
+                    "entry {i} = {t} must be finite, ≥ 0 and not below the previous one"
+                ),
             });
         }
         prev = t;

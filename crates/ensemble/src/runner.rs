@@ -1,7 +1,7 @@
 //! The parallel Monte Carlo runner: members in fixed blocks, blocks simulated in parallel
 //! waves, block statistics merged in block order.
 
-use crate::collect::{BlockStats, EnsembleStats, BLOCK};
+use crate::collect::{BLOCK, BlockStats, EnsembleStats};
 use ndarray::Array2;
 use rayon::prelude::*;
 
@@ -21,7 +21,13 @@ pub trait BlockSimulator: Sync {
     fn scratch(&self) -> Self::Scratch;
     /// Simulates members `first .. first + count` (count = `extras.len()` ≤ [`BLOCK`]) and
     /// writes member r's state at save time s into row r of `samples[s]` (first `count` rows).
-    fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], scratch: &mut Self::Scratch);
+    fn simulate(
+        &self,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        scratch: &mut Self::Scratch,
+    );
 }
 
 /// How to run an ensemble.
@@ -40,7 +46,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { members: 1000, first_member: 0, keep: 0, chunk_blocks: 1 }
+        RunOptions {
+            members: 1000,
+            first_member: 0,
+            keep: 0,
+            chunk_blocks: 1,
+        }
     }
 }
 
@@ -70,19 +81,38 @@ pub fn run_blocks<S: BlockSimulator>(
     let mut start = 0;
     while start < n_blocks {
         let end = (start + wave).min(n_blocks);
-        let tasks: Vec<(u64, u64)> = (start..end).step_by(chunk as usize).map(|b| (b, (b + chunk).min(end))).collect();
+        let tasks: Vec<(u64, u64)> = (start..end)
+            .step_by(chunk as usize)
+            .map(|b| (b, (b + chunk).min(end)))
+            .collect();
         let results: Vec<Vec<BlockStats>> = tasks
             .par_iter()
             .map_init(
-                || (sim.scratch(), (0..n_saves).map(|_| Array2::zeros((BLOCK, d))).collect::<Vec<_>>(), vec![0.0; BLOCK]),
+                || {
+                    (
+                        sim.scratch(),
+                        (0..n_saves)
+                            .map(|_| Array2::zeros((BLOCK, d)))
+                            .collect::<Vec<_>>(),
+                        vec![0.0; BLOCK],
+                    )
+                },
                 |(scratch, samples, extras), &(b0, b1)| {
                     (b0..b1)
                         .map(|b| {
                             let (first, count) = block_range(b);
                             sim.simulate(first, samples, &mut extras[..count], scratch);
-                            let views: Vec<_> = samples.iter().map(|s| s.slice(ndarray::s![..count, ..])).collect();
+                            let views: Vec<_> = samples
+                                .iter()
+                                .map(|s| s.slice(ndarray::s![..count, ..]))
+                                .collect();
                             let keep_rel = opts.keep.saturating_sub((b * BLOCK as u64) as usize);
-                            BlockStats::from_samples(first, &views, keep_rel.min(count), &extras[..count])
+                            BlockStats::from_samples(
+                                first,
+                                &views,
+                                keep_rel.min(count),
+                                &extras[..count],
+                            )
                         })
                         .collect()
                 },

@@ -5,12 +5,12 @@
 //! - the first-order stochastic modified equation (SPEC §3),
 //!   dΘ = h(Θ) dt + √η G(Θ) dW (G G ᵀ = R, W of dimension T), per member.
 
-use crate::collect::{BlockStats, EnsembleStats, BLOCK};
+use crate::EnsembleError;
+use crate::collect::{BLOCK, BlockStats, EnsembleStats};
 use crate::plan::check_times;
 use crate::runner::BlockSimulator;
 use crate::stream::member_rng;
-use crate::EnsembleError;
-use diffapprox_integrate::{plan_save_grid, GridInterval, SaveTimes};
+use diffapprox_integrate::{GridInterval, SaveTimes, plan_save_grid};
 use diffapprox_model::linalg::gemm;
 use diffapprox_model::{Evaluator, FactorKind, FiniteSum};
 use diffapprox_theory::ReferencePath;
@@ -58,7 +58,10 @@ pub struct LinearSdeInfo {
 fn checked_plan(step: f64, times: &[f64]) -> Result<Vec<GridInterval>, EnsembleError> {
     check_times(times)?;
     if !(step.is_finite() && step > 0.0) {
-        return Err(EnsembleError::Invalid { field: "step", message: format!("must be finite and > 0, got {step}") });
+        return Err(EnsembleError::Invalid {
+            field: "step",
+            message: format!("must be finite and > 0, got {step}"),
+        });
     }
     let save = SaveTimes::new(times.to_vec(), 0.0)?;
     Ok(plan_save_grid(0.0, &save, step)?)
@@ -80,8 +83,24 @@ impl SdeBlock {
                 self.xi[(rho, j)] = StandardNormal.sample(rng);
             }
         }
-        gemm(self.tmp.view_mut(), false, a, false, self.z.view(), false, dt);
-        gemm(self.tmp.view_mut(), true, s, false, self.xi.view(), false, dt.sqrt());
+        gemm(
+            self.tmp.view_mut(),
+            false,
+            a,
+            false,
+            self.z.view(),
+            false,
+            dt,
+        );
+        gemm(
+            self.tmp.view_mut(),
+            true,
+            s,
+            false,
+            self.xi.view(),
+            false,
+            dt.sqrt(),
+        );
         self.z += &self.tmp;
     }
 }
@@ -96,7 +115,12 @@ pub fn run_linear_sde<M: FiniteSum>(
     let plan = checked_plan(cfg.step, &cfg.save_times)?;
     let d = model.dim();
     let mut stats = EnsembleStats::new(cfg.save_times.clone(), d, false);
-    let mut info = LinearSdeInfo { theta_bar: Vec::new(), steps: plan.iter().map(|iv| iv.steps).sum(), noise_dim: 0, cholesky_fell_back: false };
+    let mut info = LinearSdeInfo {
+        theta_bar: Vec::new(),
+        steps: plan.iter().map(|iv| iv.steps).sum(),
+        noise_dim: 0,
+        cholesky_fell_back: false,
+    };
     let mut done = 0u64;
     while done < cfg.members {
         let wave_n = (cfg.members - done).min(WAVE as u64) as usize;
@@ -112,7 +136,9 @@ pub fn run_linear_sde<M: FiniteSum>(
                     z: Array2::zeros((d, nb)),
                     xi: Array2::zeros((r, nb)),
                     tmp: Array2::zeros((d, nb)),
-                    rngs: (0..nb as u64).map(|j| member_rng(cfg.seed, first + j)).collect(),
+                    rngs: (0..nb as u64)
+                        .map(|j| member_rng(cfg.seed, first + j))
+                        .collect(),
                 }
             })
             .collect();
@@ -127,7 +153,8 @@ pub fn run_linear_sde<M: FiniteSum>(
             }
             reference.set_time(iv.to);
             if record_theta {
-                info.theta_bar.push(Array1::from(reference.theta().to_vec()));
+                info.theta_bar
+                    .push(Array1::from(reference.theta().to_vec()));
             }
             let keep = cfg.keep;
             let per_block: Vec<BlockStats> = blocks
@@ -162,11 +189,25 @@ pub struct SmeSimulator<'a, M: FiniteSum> {
 
 impl<'a, M: FiniteSum> SmeSimulator<'a, M> {
     /// Checks the settings (`cfg.factor` is not used: the SME uses G).
-    pub fn new(model: &'a M, theta0: &'a [f64], eta: f64, cfg: &SdeConfig) -> Result<Self, EnsembleError> {
+    pub fn new(
+        model: &'a M,
+        theta0: &'a [f64],
+        eta: f64,
+        cfg: &SdeConfig,
+    ) -> Result<Self, EnsembleError> {
         if !(eta.is_finite() && eta > 0.0) {
-            return Err(EnsembleError::Invalid { field: "eta", message: format!("must be finite and > 0, got {eta}") });
+            return Err(EnsembleError::Invalid {
+                field: "eta",
+                message: format!("must be finite and > 0, got {eta}"),
+            });
         }
-        Ok(SmeSimulator { model, theta0, eta, seed: cfg.seed, plan: checked_plan(cfg.step, &cfg.save_times)? })
+        Ok(SmeSimulator {
+            model,
+            theta0,
+            eta,
+            seed: cfg.seed,
+            plan: checked_plan(cfg.step, &cfg.save_times)?,
+        })
     }
 
     /// Euler–Maruyama steps per member.
@@ -193,9 +234,20 @@ impl<'a, M: FiniteSum> BlockSimulator for SmeSimulator<'a, M> {
     }
     fn scratch(&self) -> Self::Scratch {
         let d = self.model.dim();
-        SmeScratch { eval: Evaluator::new(self.model), theta: vec![0.0; d], drift: vec![0.0; d], xi: vec![0.0; self.model.n_examples()] }
+        SmeScratch {
+            eval: Evaluator::new(self.model),
+            theta: vec![0.0; d],
+            drift: vec![0.0; d],
+            xi: vec![0.0; self.model.n_examples()],
+        }
     }
-    fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut Self::Scratch) {
+    fn simulate(
+        &self,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        sc: &mut Self::Scratch,
+    ) {
         for row in 0..extras.len() {
             let mut rng = member_rng(self.seed, first + row as u64);
             sc.theta.copy_from_slice(self.theta0);
@@ -214,7 +266,9 @@ impl<'a, M: FiniteSum> BlockSimulator for SmeSimulator<'a, M> {
                         *th += iv.dt * sc.drift[p] + noise * gx;
                     }
                 }
-                samples[iv.index].row_mut(row).assign(&ndarray::ArrayView1::from(&sc.theta[..]));
+                samples[iv.index]
+                    .row_mut(row)
+                    .assign(&ndarray::ArrayView1::from(&sc.theta[..]));
             }
             extras[row] = 0.0;
         }

@@ -9,13 +9,13 @@
 //! Both perform the same floating-point operations in the same order, so they give
 //! bit-identical trajectories (tested).
 
-use crate::plan::{drive, Sampling, SgdPlan, Stepper};
+use crate::plan::{Sampling, SgdPlan, Stepper, drive};
 use crate::runner::BlockSimulator;
 use crate::stream::member_rng;
 use diffapprox_model::{Activation, FiniteSum, NetworkObjective, Shape};
 use ndarray::Array2;
-use rand::seq::SliceRandom;
 use rand::RngExt;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 /// Members advanced together by [`NetworkSgd`]: four AVX2 registers of f64 per quantity,
@@ -102,8 +102,20 @@ pub struct GenericSgd<'a, M: FiniteSum> {
 
 impl<'a, M: FiniteSum> GenericSgd<'a, M> {
     /// Members start at `theta0`; member i uses [`member_rng`]`(seed, i)`.
-    pub fn new(model: &'a M, plan: &'a SgdPlan, theta0: &'a [f64], seed: u64, sup: Option<&'a SupReference>) -> Self {
-        GenericSgd { model, plan, theta0, seed, sup }
+    pub fn new(
+        model: &'a M,
+        plan: &'a SgdPlan,
+        theta0: &'a [f64],
+        seed: u64,
+        sup: Option<&'a SupReference>,
+    ) -> Self {
+        GenericSgd {
+            model,
+            plan,
+            theta0,
+            seed,
+            sup,
+        }
     }
 }
 
@@ -133,7 +145,9 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
         let sc = &mut *self.sc;
         if b == 1 {
             let k = self.draw.next(t) as usize;
-            self.sim.model.example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
+            self.sim
+                .model
+                .example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
             for (th, g) in sc.theta.iter_mut().zip(&sc.g) {
                 *th += eta * g;
             }
@@ -141,7 +155,9 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
             sc.grad.iter_mut().for_each(|v| *v = 0.0);
             for _ in 0..b {
                 let k = self.draw.next(t) as usize;
-                self.sim.model.example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
+                self.sim
+                    .model
+                    .example_gradient(k, &sc.theta, &mut sc.g, &mut sc.model);
                 for (acc, g) in sc.grad.iter_mut().zip(&sc.g) {
                     *acc += g;
                 }
@@ -155,7 +171,12 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
             && n < self.sim.plan.sup_steps
             && let Some(bar) = r.at(n + 1)
         {
-            let dev: f64 = sc.theta.iter().zip(bar).map(|(a, b)| (a - b) * (a - b)).sum();
+            let dev: f64 = sc
+                .theta
+                .iter()
+                .zip(bar)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
             self.sup = sup_update(self.sup, dev);
         }
     }
@@ -166,7 +187,11 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
         let mut row = self.samples[s].row_mut(self.row);
         for (p, o) in row.iter_mut().enumerate() {
             let th = self.sc.theta[p];
-            *o = if frac == 0.0 { th } else { interpolate(self.sc.prev[p], th, frac) };
+            *o = if frac == 0.0 {
+                th
+            } else {
+                interpolate(self.sc.prev[p], th, frac)
+            };
         }
     }
 }
@@ -174,7 +199,11 @@ impl<M: FiniteSum> Stepper for GenericMember<'_, '_, M> {
 /// max that propagates NaN (a diverged member must not look converged).
 #[inline(always)]
 fn sup_update(current: f64, dev: f64) -> f64 {
-    if dev.is_nan() || current.is_nan() { f64::NAN } else { current.max(dev) }
+    if dev.is_nan() || current.is_nan() {
+        f64::NAN
+    } else {
+        current.max(dev)
+    }
 }
 
 /// θ_{n−1} + frac (θ_n − θ_{n−1}).
@@ -196,13 +225,36 @@ impl<M: FiniteSum> BlockSimulator for GenericSgd<'_, M> {
     }
     fn scratch(&self) -> Self::Scratch {
         let d = self.model.dim();
-        GenericScratch { model: self.model.scratch(), theta: vec![0.0; d], prev: vec![0.0; d], grad: vec![0.0; d], g: vec![0.0; d] }
+        GenericScratch {
+            model: self.model.scratch(),
+            theta: vec![0.0; d],
+            prev: vec![0.0; d],
+            grad: vec![0.0; d],
+            g: vec![0.0; d],
+        }
     }
-    fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut Self::Scratch) {
+    fn simulate(
+        &self,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        sc: &mut Self::Scratch,
+    ) {
         for (row, extra) in extras.iter_mut().enumerate() {
             sc.theta.copy_from_slice(self.theta0);
-            let draw = ExampleDraw::new(member_rng(self.seed, first + row as u64), self.model.n_examples(), self.plan.sampling);
-            let mut m = GenericMember { sim: self, sc, draw, samples, row, sup: 0.0 };
+            let draw = ExampleDraw::new(
+                member_rng(self.seed, first + row as u64),
+                self.model.n_examples(),
+                self.plan.sampling,
+            );
+            let mut m = GenericMember {
+                sim: self,
+                sc,
+                draw,
+                samples,
+                row,
+                sup: 0.0,
+            };
             drive(self.plan, &mut m);
             *extra = m.sup;
         }
@@ -240,7 +292,12 @@ impl Lane {
     /// The values of consecutive lane vectors as one flat slice.
     #[inline(always)]
     fn flatten(v: &mut [Lane]) -> &mut [f64] {
-        const { assert!(size_of::<Lane>() == LANES * size_of::<f64>(), "Lane has no padding") };
+        const {
+            assert!(
+                size_of::<Lane>() == LANES * size_of::<f64>(),
+                "Lane has no padding"
+            )
+        };
         // SAFETY: `Lane` is `repr(C)` around `[f64; LANES]` without padding (asserted), so
         // `v.len()` lane vectors are `v.len() · LANES` consecutive, initialised f64.
         unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<f64>(), v.len() * LANES) }
@@ -286,13 +343,19 @@ trait Isa: Copy {
     /// `src` in registers, with operators.
     #[inline(always)]
     fn reg(self, src: &Lane) -> Reg<Self> {
-        Reg { v: self.load(src), isa: self }
+        Reg {
+            v: self.load(src),
+            isa: self,
+        }
     }
 
     /// `x` in every lane, with operators.
     #[inline(always)]
     fn all(self, x: f64) -> Reg<Self> {
-        Reg { v: self.splat(x), isa: self }
+        Reg {
+            v: self.splat(x),
+            isa: self,
+        }
     }
 }
 
@@ -323,7 +386,10 @@ macro_rules! reg_op {
             type Output = Reg<I>;
             #[inline(always)]
             fn $method(self, rhs: Reg<I>) -> Reg<I> {
-                Reg { v: self.isa.$method(self.v, rhs.v), isa: self.isa }
+                Reg {
+                    v: self.isa.$method(self.v, rhs.v),
+                    isa: self.isa,
+                }
             }
         }
     };
@@ -380,15 +446,19 @@ use avx2::Avx2;
 /// chooses not to inline is compiled without the AVX2 target features.)
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Isa, Lane, Picks, LANES};
+    use super::{Isa, LANES, Lane, Picks};
     use std::arch::x86_64::{
-        __m256d, _mm256_add_pd, _mm256_i32gather_pd, _mm256_load_pd, _mm256_mul_pd, _mm256_set1_pd,
-        _mm256_store_pd, _mm256_sub_pd, _mm_loadu_si128, _mm_mullo_epi32, _mm_set1_epi32,
+        __m256d, _mm_loadu_si128, _mm_mullo_epi32, _mm_set1_epi32, _mm256_add_pd,
+        _mm256_i32gather_pd, _mm256_load_pd, _mm256_mul_pd, _mm256_set1_pd, _mm256_store_pd,
+        _mm256_sub_pd,
     };
 
     /// `ymm` registers (four f64 each) per lane vector.
     const REGS: usize = LANES / 4;
-    const _: () = assert!(LANES.is_multiple_of(4), "the AVX2 kernel needs LANES to be a multiple of 4");
+    const _: () = assert!(
+        LANES.is_multiple_of(4),
+        "the AVX2 kernel needs LANES to be a multiple of 4"
+    );
 
     /// Lane arithmetic on AVX `ymm` registers. A value of this type is a proof that the CPU
     /// supports AVX2 and FMA.
@@ -478,11 +548,16 @@ mod avx2 {
             // Every row k < t lies inside `table`, and every element offset k·n + i fits the
             // i32 indices of the gather.
             let end = (picks.t as usize).checked_mul(n);
-            assert!(end.is_some_and(|e| e <= table.len() && e <= i32::MAX as usize), "row out of bounds");
+            assert!(
+                end.is_some_and(|e| e <= table.len() && e <= i32::MAX as usize),
+                "row out of bounds"
+            );
             // Element offsets k·n of the rows, four lanes per index register (k·n < 2³¹).
             let mut idx = [unsafe { _mm_set1_epi32(0) }; REGS];
             for (r, k) in idx.iter_mut().zip(picks.k.as_chunks::<4>().0) {
-                *r = unsafe { _mm_mullo_epi32(_mm_loadu_si128(k.as_ptr().cast()), _mm_set1_epi32(n as i32)) };
+                *r = unsafe {
+                    _mm_mullo_epi32(_mm_loadu_si128(k.as_ptr().cast()), _mm_set1_epi32(n as i32))
+                };
             }
             for (i, d) in dst.iter_mut().enumerate() {
                 let mut v = [unsafe { _mm256_set1_pd(0.0) }; REGS];
@@ -607,7 +682,9 @@ impl SimdLevel {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 return SimdLevel::Avx512;
             }
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 return SimdLevel::Avx2;
             }
         }
@@ -617,10 +694,33 @@ impl SimdLevel {
 
 impl<'a> NetworkSgd<'a> {
     /// Members start at `theta0`; member i uses [`member_rng`]`(seed, i)`.
-    pub fn new(objective: &'a NetworkObjective, plan: &'a SgdPlan, theta0: &'a [f64], seed: u64, sup: Option<&'a SupReference>) -> Self {
-        let inputs = objective.data.inputs().as_slice().expect("training sets are stored row-major");
-        let targets = objective.data.targets().as_slice().expect("training sets are stored row-major");
-        NetworkSgd { objective, plan, theta0, seed, sup, level: SimdLevel::detect(), inputs, targets }
+    pub fn new(
+        objective: &'a NetworkObjective,
+        plan: &'a SgdPlan,
+        theta0: &'a [f64],
+        seed: u64,
+        sup: Option<&'a SupReference>,
+    ) -> Self {
+        let inputs = objective
+            .data
+            .inputs()
+            .as_slice()
+            .expect("training sets are stored row-major");
+        let targets = objective
+            .data
+            .targets()
+            .as_slice()
+            .expect("training sets are stored row-major");
+        NetworkSgd {
+            objective,
+            plan,
+            theta0,
+            seed,
+            sup,
+            level: SimdLevel::detect(),
+            inputs,
+            targets,
+        }
     }
 
     /// Forces an instruction-set level (for tests and benchmarks; results do not change).
@@ -724,8 +824,10 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
     #[inline(always)]
     fn draw_next(&mut self) {
         let picks = self.picks.pop();
-        self.isa.gather_rows(self.inputs, &picks, &mut self.x_next[..self.h]);
-        self.isa.gather_rows(self.targets, &picks, &mut self.y_next[..self.m]);
+        self.isa
+            .gather_rows(self.inputs, &picks, &mut self.x_next[..self.h]);
+        self.isa
+            .gather_rows(self.targets, &picks, &mut self.y_next[..self.m]);
     }
 
     /// Makes the next example the current one.
@@ -765,7 +867,10 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         let gam = &mut self.theta[..m * (q + 1)];
         let dgam = &mut self.grad[..m * (q + 1)];
         isa.map_lanes(a, A::value);
-        for ((gu, dgu), yu) in rows_mut(gam, q + 1).zip(rows_mut(dgam, q + 1)).zip(&self.y[..m]) {
+        for ((gu, dgu), yu) in rows_mut(gam, q + 1)
+            .zip(rows_mut(dgam, q + 1))
+            .zip(&self.y[..m])
+        {
             let (w, bias) = gu.split_at_mut(q);
             let mut f = isa.reg(&bias[0]);
             for (wj, aj) in w.iter().zip(&*a) {
@@ -781,7 +886,9 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
                 (isa.reg(&bias[0]) + eta * r).store(&mut bias[0]);
             } else {
                 let (dw, dbias) = dgu.split_at_mut(q);
-                for (((wj, dwj), aj), bj) in w.iter().zip(dw.iter_mut()).zip(&*a).zip(back.iter_mut()) {
+                for (((wj, dwj), aj), bj) in
+                    w.iter().zip(dw.iter_mut()).zip(&*a).zip(back.iter_mut())
+                {
                     (isa.reg(bj) + r * isa.reg(wj)).store(bj);
                     (isa.reg(dwj) + r * isa.reg(aj)).store(dwj);
                 }
@@ -802,7 +909,10 @@ impl<A: Act, I: Isa> Pack<'_, A, I> {
         let eta = isa.all(self.eta);
         let (x, x_next) = (&self.x[..h], &self.x_next[..h]);
         let bet = &mut self.theta[self.m * (q + 1)..];
-        for ((bj, dj), zj) in rows_mut(bet, h + 1).zip(self.back[..q].iter_mut()).zip(self.a[..q].iter_mut()) {
+        for ((bj, dj), zj) in rows_mut(bet, h + 1)
+            .zip(self.back[..q].iter_mut())
+            .zip(self.a[..q].iter_mut())
+        {
             let delta = isa.reg(&std::mem::replace(dj, Lane::ZERO));
             let (w, bias) = bj.split_at_mut(h);
             let b = isa.reg(&bias[0]) + eta * delta;
@@ -896,7 +1006,11 @@ impl<A: Act, I: Isa> Stepper for Pack<'_, A, I> {
             let mut row = out.row_mut(self.row0 + l);
             for ((o, th), prev) in row.iter_mut().zip(&*self.theta).zip(&*self.prev) {
                 let th = th.0[l];
-                *o = if frac == 0.0 { th } else { interpolate(prev.0[l], th, frac) };
+                *o = if frac == 0.0 {
+                    th
+                } else {
+                    interpolate(prev.0[l], th, frac)
+                };
             }
         }
     }
@@ -904,12 +1018,29 @@ impl<A: Act, I: Isa> Stepper for Pack<'_, A, I> {
 
 impl NetworkSgd<'_> {
     #[inline(always)]
-    fn run_packs<A: Act, I: Isa>(&self, isa: I, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
+    fn run_packs<A: Act, I: Isa>(
+        &self,
+        isa: I,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        sc: &mut NetworkScratchLanes,
+    ) {
         let count = extras.len();
         let t = self.objective.data.len();
         let Shape { h, q, m } = self.objective.network.shape;
         let plan = self.plan;
-        let NetworkScratchLanes { theta, prev, grad, x: [x, x_next], y: [y, y_next], a, back, draws, picks } = sc;
+        let NetworkScratchLanes {
+            theta,
+            prev,
+            grad,
+            x: [x, x_next],
+            y: [y, y_next],
+            a,
+            back,
+            draws,
+            picks,
+        } = sc;
         for p0 in (0..count).step_by(LANES) {
             let live = (count - p0).min(LANES);
             for (th, th0) in theta.iter_mut().zip(self.theta0) {
@@ -942,7 +1073,12 @@ impl NetworkSgd<'_> {
                 y_next,
                 a,
                 back,
-                picks: DrawAhead { next: picks.len(), draws, k: picks, t: t as u32 },
+                picks: DrawAhead {
+                    next: picks.len(),
+                    draws,
+                    k: picks,
+                    t: t as u32,
+                },
                 samples,
                 row0: p0,
                 live,
@@ -956,22 +1092,42 @@ impl NetworkSgd<'_> {
         }
     }
 
-    fn dispatch<A: Act>(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
+    fn dispatch<A: Act>(
+        &self,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        sc: &mut NetworkScratchLanes,
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx512f,avx2,fma")]
-            fn avx512<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
+            fn avx512<A: Act>(
+                s: &NetworkSgd<'_>,
+                f: u64,
+                o: &mut [Array2<f64>],
+                e: &mut [f64],
+                sc: &mut NetworkScratchLanes,
+            ) {
                 // SAFETY: this function's target features include AVX2 and FMA.
                 s.run_packs::<A, Avx2>(unsafe { Avx2::new_unchecked() }, f, o, e, sc)
             }
             #[target_feature(enable = "avx2,fma")]
-            fn avx2<A: Act>(s: &NetworkSgd<'_>, f: u64, o: &mut [Array2<f64>], e: &mut [f64], sc: &mut NetworkScratchLanes) {
+            fn avx2<A: Act>(
+                s: &NetworkSgd<'_>,
+                f: u64,
+                o: &mut [Array2<f64>],
+                e: &mut [f64],
+                sc: &mut NetworkScratchLanes,
+            ) {
                 // SAFETY: this function's target features are AVX2 and FMA.
                 s.run_packs::<A, Avx2>(unsafe { Avx2::new_unchecked() }, f, o, e, sc)
             }
             match self.level {
                 // SAFETY: the level was detected on this CPU (SimdLevel::detect / with_level).
-                SimdLevel::Avx512 => return unsafe { avx512::<A>(self, first, samples, extras, sc) },
+                SimdLevel::Avx512 => {
+                    return unsafe { avx512::<A>(self, first, samples, extras, sc) };
+                }
                 // SAFETY: as above.
                 SimdLevel::Avx2 => return unsafe { avx2::<A>(self, first, samples, extras, sc) },
                 SimdLevel::Baseline => {}
@@ -1004,11 +1160,19 @@ impl BlockSimulator for NetworkSgd<'_> {
             y: [z(s.m), z(s.m)],
             a: z(s.q),
             back: z(s.q),
-            draws: std::array::from_fn(|_| ExampleDraw::new(member_rng(0, 0), t, self.plan.sampling)),
+            draws: std::array::from_fn(|_| {
+                ExampleDraw::new(member_rng(0, 0), t, self.plan.sampling)
+            }),
             picks: vec![[0; LANES]; DRAW_AHEAD],
         }
     }
-    fn simulate(&self, first: u64, samples: &mut [Array2<f64>], extras: &mut [f64], sc: &mut NetworkScratchLanes) {
+    fn simulate(
+        &self,
+        first: u64,
+        samples: &mut [Array2<f64>],
+        extras: &mut [f64],
+        sc: &mut NetworkScratchLanes,
+    ) {
         match self.objective.network.activation {
             Activation::Tanh => self.dispatch::<TanhAct>(first, samples, extras, sc),
             Activation::Logistic => self.dispatch::<LogisticAct>(first, samples, extras, sc),

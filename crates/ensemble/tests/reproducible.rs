@@ -4,12 +4,40 @@ use diffapprox_ensemble::*;
 use diffapprox_model::Problem;
 
 fn plan(eta: f64, batch: usize, sampling: Sampling, times: Vec<f64>) -> SgdPlan {
-    SgdPlan::new(&SgdConfig { eta, batch, sampling, save_times: times }).unwrap()
+    SgdPlan::new(&SgdConfig {
+        eta,
+        batch,
+        sampling,
+        save_times: times,
+    })
+    .unwrap()
 }
 
-fn run_in_pool<S: BlockSimulator>(sim: &S, times: &[f64], threads: usize, chunk_blocks: usize, members: u64, keep: usize) -> EnsembleStats {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    pool.install(|| run_blocks(sim, times.to_vec(), &RunOptions { members, first_member: 0, keep, chunk_blocks }, &|_| {}))
+fn run_in_pool<S: BlockSimulator>(
+    sim: &S,
+    times: &[f64],
+    threads: usize,
+    chunk_blocks: usize,
+    members: u64,
+    keep: usize,
+) -> EnsembleStats {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        run_blocks(
+            sim,
+            times.to_vec(),
+            &RunOptions {
+                members,
+                first_member: 0,
+                keep,
+                chunk_blocks,
+            },
+            &|_| {},
+        )
+    })
 }
 
 /// The SIMD network kernel and the generic per-member path perform the same floating-point
@@ -33,9 +61,20 @@ fn network_kernel_equals_generic_path_bit_for_bit() {
         let a = run_in_pool(&fast, &pl.times, 2, 1, members, members as usize);
         let b = run_in_pool(&slow, &pl.times, 2, 1, members, members as usize);
         assert_eq!(a.kept, b.kept, "{spec}");
-        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "{spec}");
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap(),
+            "{spec}"
+        );
         for level in [SimdLevel::Baseline, SimdLevel::Avx2] {
-            let c = run_in_pool(&NetworkSgd::new(&obj, &pl, &th0, 9, None).with_level(level), &pl.times, 1, 1, members, 0);
+            let c = run_in_pool(
+                &NetworkSgd::new(&obj, &pl, &th0, 9, None).with_level(level),
+                &pl.times,
+                1,
+                1,
+                members,
+                0,
+            );
             assert_eq!(c.moments[4].mean(), a.moments[4].mean(), "{spec} {level:?}");
         }
     }
@@ -65,12 +104,32 @@ fn member_ranges_merge_exactly() {
     let th0 = p.initial_point(0, 0.5);
     let pl = plan(0.05, 1, Sampling::Replacement, vec![1.0]);
     let sim = NetworkSgd::new(&obj, &pl, &th0, 2, None);
-    let whole = run_blocks(&sim, pl.times.clone(), &RunOptions { members: 3 * BLOCK as u64, ..Default::default() }, &|_| {});
-    let mut first = run_blocks(&sim, pl.times.clone(), &RunOptions { members: BLOCK as u64, ..Default::default() }, &|_| {});
+    let whole = run_blocks(
+        &sim,
+        pl.times.clone(),
+        &RunOptions {
+            members: 3 * BLOCK as u64,
+            ..Default::default()
+        },
+        &|_| {},
+    );
+    let mut first = run_blocks(
+        &sim,
+        pl.times.clone(),
+        &RunOptions {
+            members: BLOCK as u64,
+            ..Default::default()
+        },
+        &|_| {},
+    );
     let second = run_blocks(
         &sim,
         pl.times.clone(),
-        &RunOptions { members: 2 * BLOCK as u64, first_member: BLOCK as u64, ..Default::default() },
+        &RunOptions {
+            members: 2 * BLOCK as u64,
+            first_member: BLOCK as u64,
+            ..Default::default()
+        },
         &|_| {},
     );
     // merging whole ranges equals merging their blocks one by one only up to rounding of

@@ -1,8 +1,10 @@
 //! Pieces shared by the studies.
 
 use crate::ExperimentError;
-use diffapprox_ensemble::{member_rng, run_blocks, EnsembleStats, NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan};
-use diffapprox_model::{symmetric_sqrt, NetworkObjective};
+use diffapprox_ensemble::{
+    EnsembleStats, NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan, member_rng, run_blocks,
+};
+use diffapprox_model::{NetworkObjective, symmetric_sqrt};
 use diffapprox_stats::relative_frobenius;
 use ndarray::{Array1, Array2, ArrayView2};
 use rand_distr::{Distribution, StandardNormal};
@@ -15,12 +17,18 @@ pub const NOISE_FLOOR_STREAM: u64 = u64::MAX;
 /// Checked save times: finite, positive, sorted; returns them.
 pub fn check_save_times(times: &[f64], field: &'static str) -> Result<(), ExperimentError> {
     if times.is_empty() {
-        return Err(ExperimentError::Invalid { field, message: "give at least one time".into() });
+        return Err(ExperimentError::Invalid {
+            field,
+            message: "give at least one time".into(),
+        });
     }
     let mut prev = 0.0;
     for (i, &t) in times.iter().enumerate() {
         if !(t.is_finite() && t > 0.0 && t >= prev) {
-            return Err(ExperimentError::Invalid { field, message: format!("entry {i} = {t}: times must be finite, > 0 and sorted") });
+            return Err(ExperimentError::Invalid {
+                field,
+                message: format!("entry {i} = {t}: times must be finite, > 0 and sorted"),
+            });
         }
         prev = t;
     }
@@ -30,7 +38,10 @@ pub fn check_save_times(times: &[f64], field: &'static str) -> Result<(), Experi
 /// Checks η.
 pub fn check_eta(eta: f64) -> Result<(), ExperimentError> {
     if !(eta.is_finite() && eta > 0.0) {
-        return Err(ExperimentError::Invalid { field: "eta", message: format!("must be finite and > 0, got {eta}") });
+        return Err(ExperimentError::Invalid {
+            field: "eta",
+            message: format!("must be finite and > 0, got {eta}"),
+        });
     }
     Ok(())
 }
@@ -46,14 +57,33 @@ pub fn sgd_ensemble(
     keep: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<EnsembleStats, ExperimentError> {
-    let plan = SgdPlan::new(&SgdConfig { eta, batch: 1, sampling: Sampling::Replacement, save_times: times.to_vec() })?;
+    let plan = SgdPlan::new(&SgdConfig {
+        eta,
+        batch: 1,
+        sampling: Sampling::Replacement,
+        save_times: times.to_vec(),
+    })?;
     let sim = NetworkSgd::new(objective, &plan, theta0, seed, None);
-    Ok(run_blocks(&sim, plan.times.clone(), &RunOptions { members, keep, ..Default::default() }, progress))
+    Ok(run_blocks(
+        &sim,
+        plan.times.clone(),
+        &RunOptions {
+            members,
+            keep,
+            ..Default::default()
+        },
+        progress,
+    ))
 }
 
 /// N samples of N(0, Σ) (rows), from the stream (seed, [`NOISE_FLOOR_STREAM`]) offset by
 /// `which` (one independent stream per save time).
-pub fn gaussian_samples(sigma: ArrayView2<'_, f64>, n: usize, seed: u64, which: u64) -> Result<Array2<f64>, ExperimentError> {
+pub fn gaussian_samples(
+    sigma: ArrayView2<'_, f64>,
+    n: usize,
+    seed: u64,
+    which: u64,
+) -> Result<Array2<f64>, ExperimentError> {
     let d = sigma.nrows();
     let root = symmetric_sqrt(sigma)?;
     let mut rng = member_rng(seed, NOISE_FLOOR_STREAM - which);
@@ -79,7 +109,11 @@ pub struct NoiseFloor {
 /// independent Gaussians with variances 2λ_i²/N (diagonal) and λ_iλ_j/N (off-diagonal,
 /// counted twice), so ‖Ĉ − Σ‖²_F is a weighted sum of χ²_1 variables; it is approximated
 /// by a scaled χ²_ν with the same mean and variance (Satterthwaite).
-pub fn floor_quantile(sigma: ArrayView2<'_, f64>, n: u64, level: f64) -> Result<f64, ExperimentError> {
+pub fn floor_quantile(
+    sigma: ArrayView2<'_, f64>,
+    n: u64,
+    level: f64,
+) -> Result<f64, ExperimentError> {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
     let (lambda, _) = diffapprox_theory::eigen_symmetric(sigma)?;
     let lambda: Vec<f64> = lambda.into_iter().map(|l| l.max(0.0)).collect();
@@ -102,12 +136,22 @@ pub fn floor_quantile(sigma: ArrayView2<'_, f64>, n: u64, level: f64) -> Result<
     }
     let c = var / (2.0 * mean);
     let nu = 2.0 * mean * mean / var;
-    let q = ChiSquared::new(nu).map_err(|e| ExperimentError::Invalid { field: "members", message: e.to_string() })?.inverse_cdf(level);
+    let q = ChiSquared::new(nu)
+        .map_err(|e| ExperimentError::Invalid {
+            field: "members",
+            message: e.to_string(),
+        })?
+        .inverse_cdf(level);
     Ok((c * q / norm2).sqrt())
 }
 
 /// Computes the noise floor of comparing an N-sample covariance with Σ.
-pub fn noise_floor(sigma: ArrayView2<'_, f64>, n: u64, seed: u64, which: u64) -> Result<NoiseFloor, ExperimentError> {
+pub fn noise_floor(
+    sigma: ArrayView2<'_, f64>,
+    n: u64,
+    seed: u64,
+    which: u64,
+) -> Result<NoiseFloor, ExperimentError> {
     let x = gaussian_samples(sigma, n as usize, seed, which)?;
     let mean = x.mean_axis(ndarray::Axis(0)).expect("n ≥ 1");
     let c = &x - &mean;
@@ -120,7 +164,12 @@ pub fn noise_floor(sigma: ArrayView2<'_, f64>, n: u64, seed: u64, which: u64) ->
 }
 
 /// Statistics of Z^η = (θ − θ̄)/√η from the statistics of θ.
-pub fn z_statistics(mean_theta: &Array1<f64>, cov_theta: &Array2<f64>, theta_bar: &Array1<f64>, eta: f64) -> (Array1<f64>, Array2<f64>) {
+pub fn z_statistics(
+    mean_theta: &Array1<f64>,
+    cov_theta: &Array2<f64>,
+    theta_bar: &Array1<f64>,
+    eta: f64,
+) -> (Array1<f64>, Array2<f64>) {
     ((mean_theta - theta_bar) / eta.sqrt(), cov_theta / eta)
 }
 

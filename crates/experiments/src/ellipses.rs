@@ -2,11 +2,11 @@
 //! μ = (θ̄_i(t), θ̄_j(t)) and C the 2×2 block of η Σ(t); the ellipse holding probability p is
 //! {x : (x − μ)ᵀ C⁻¹ (x − μ) = −2 ln(1 − p)}. Optionally with simple-backprop members' points.
 
-use crate::common::{check_eta, check_save_times, sgd_ensemble};
 use crate::ExperimentError;
+use crate::common::{check_eta, check_save_times, sgd_ensemble};
 use diffapprox_model::Problem;
 use diffapprox_stats::Ellipse;
-use diffapprox_theory::{solve_limit, LimitOptions};
+use diffapprox_theory::{LimitOptions, solve_limit};
 use serde::{Deserialize, Serialize};
 
 /// Settings.
@@ -33,7 +33,16 @@ pub struct EllipsesConfig {
 
 impl Default for EllipsesConfig {
     fn default() -> Self {
-        EllipsesConfig { eta: 0.01, pairs: vec![(0, 1)], levels: vec![0.5, 0.9], times: vec![0.5, 1.0, 2.0], members: 0, seed: 1, limit_step: 1e-3, points: 100 }
+        EllipsesConfig {
+            eta: 0.01,
+            pairs: vec![(0, 1)],
+            levels: vec![0.5, 0.9],
+            times: vec![0.5, 1.0, 2.0],
+            members: 0,
+            seed: 1,
+            limit_step: 1e-3,
+            points: 100,
+        }
     }
 }
 
@@ -83,43 +92,96 @@ pub struct EllipsesReport {
 }
 
 /// Computes the ellipses.
-pub fn run(problem: &Problem, theta0: &[f64], cfg: &EllipsesConfig, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> Result<EllipsesReport, ExperimentError> {
+pub fn run(
+    problem: &Problem,
+    theta0: &[f64],
+    cfg: &EllipsesConfig,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<EllipsesReport, ExperimentError> {
     check_eta(cfg.eta)?;
     check_save_times(&cfg.times, "times")?;
     let d = problem.dim();
     for &(i, j) in &cfg.pairs {
         if i >= d || j >= d || i == j {
-            return Err(ExperimentError::Invalid { field: "pairs", message: format!("pair {i}:{j}: indices must differ and be < d = {d}") });
+            return Err(ExperimentError::Invalid {
+                field: "pairs",
+                message: format!("pair {i}:{j}: indices must differ and be < d = {d}"),
+            });
         }
     }
     for &p in &cfg.levels {
         if !(p > 0.0 && p < 1.0) {
-            return Err(ExperimentError::Invalid { field: "levels", message: format!("level {p} must lie in (0, 1)") });
+            return Err(ExperimentError::Invalid {
+                field: "levels",
+                message: format!("level {p} must lie in (0, 1)"),
+            });
         }
     }
     let obj = problem.objective();
-    let lim = solve_limit(&obj, theta0, &LimitOptions { save_times: cfg.times.clone(), step: cfg.limit_step, covariance: true })?;
+    let lim = solve_limit(
+        &obj,
+        theta0,
+        &LimitOptions {
+            save_times: cfg.times.clone(),
+            step: cfg.limit_step,
+            covariance: true,
+        },
+    )?;
     let sig = lim.sigma.as_ref().expect("asked for");
     let name = |i: usize| problem.network.shape.parameter_name(i);
     let mut ellipses = Vec::new();
     for (s, &t) in cfg.times.iter().enumerate() {
         for &(i, j) in &cfg.pairs {
-            let c = [[cfg.eta * sig[s][(i, i)], cfg.eta * sig[s][(i, j)]], [cfg.eta * sig[s][(j, i)], cfg.eta * sig[s][(j, j)]]];
+            let c = [
+                [cfg.eta * sig[s][(i, i)], cfg.eta * sig[s][(i, j)]],
+                [cfg.eta * sig[s][(j, i)], cfg.eta * sig[s][(j, j)]],
+            ];
             let mu = [lim.theta_bar[s][i], lim.theta_bar[s][j]];
             for &p in &cfg.levels {
-                ellipses.push(EllipseEntry { t, pair: (i, j), names: (name(i), name(j)), cov: c, ellipse: Ellipse::from_covariance(mu, c, p, cfg.points)? });
+                ellipses.push(EllipseEntry {
+                    t,
+                    pair: (i, j),
+                    names: (name(i), name(j)),
+                    cov: c,
+                    ellipse: Ellipse::from_covariance(mu, c, p, cfg.points)?,
+                });
             }
         }
     }
     let mut members = Vec::new();
     if cfg.members > 0 {
-        let stats = sgd_ensemble(&obj, theta0, cfg.eta, &cfg.times, cfg.members, cfg.seed, cfg.members as usize, &|n| progress("simple backprop", n, cfg.members))?;
+        let stats = sgd_ensemble(
+            &obj,
+            theta0,
+            cfg.eta,
+            &cfg.times,
+            cfg.members,
+            cfg.seed,
+            cfg.members as usize,
+            &|n| progress("simple backprop", n, cfg.members),
+        )?;
         for (s, &t) in cfg.times.iter().enumerate() {
             for &(i, j) in &cfg.pairs {
-                let points = stats.kept[s].iter().filter(|r| r[i].is_finite() && r[j].is_finite()).map(|r| [r[i], r[j]]).collect();
-                members.push(MemberPoints { t, pair: (i, j), points });
+                let points = stats.kept[s]
+                    .iter()
+                    .filter(|r| r[i].is_finite() && r[j].is_finite())
+                    .map(|r| [r[i], r[j]])
+                    .collect();
+                members.push(MemberPoints {
+                    t,
+                    pair: (i, j),
+                    points,
+                });
             }
         }
     }
-    Ok(EllipsesReport { problem: problem.name.clone(), d, theta0: theta0.to_vec(), config: cfg.clone(), version: crate::common::version(), ellipses, members })
+    Ok(EllipsesReport {
+        problem: problem.name.clone(),
+        d,
+        theta0: theta0.to_vec(),
+        config: cfg.clone(),
+        version: crate::common::version(),
+        ellipses,
+        members,
+    })
 }

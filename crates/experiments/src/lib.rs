@@ -38,7 +38,9 @@ pub enum ExperimentError {
     #[error(transparent)]
     Stats(#[from] diffapprox_stats::StatsError),
     /// A landscape survey found no verified local minimum (`minima`).
-    #[error("problem `{problem}`: no verified local minimum among the stationary points reached from {inits} starts (lowest minimum E = {global_error}); try more --survey-inits or another --init-scale")]
+    #[error(
+        "problem `{problem}`: no verified local minimum among the stationary points reached from {inits} starts (lowest minimum E = {global_error}); try more --survey-inits or another --init-scale"
+    )]
     NoLocalMinimum {
         /// The problem.
         problem: String,

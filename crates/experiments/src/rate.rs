@@ -3,12 +3,14 @@
 //! the covariance error of Z^η at the horizon and ‖mean Z^η‖; log–log slopes with
 //! confidence intervals (Theorem 3.2 predicts slope 1 for the first).
 
-use crate::common::{check_eta, norm, noise_floor, z_statistics};
 use crate::ExperimentError;
-use diffapprox_ensemble::{ode_limit_on_grid, run_blocks, NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan};
+use crate::common::{check_eta, noise_floor, norm, z_statistics};
+use diffapprox_ensemble::{
+    NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan, ode_limit_on_grid, run_blocks,
+};
 use diffapprox_model::Problem;
-use diffapprox_stats::{relative_frobenius, weighted_log_log_slope, log_log_slope};
-use diffapprox_theory::{solve_limit, LimitOptions};
+use diffapprox_stats::{log_log_slope, relative_frobenius, weighted_log_log_slope};
+use diffapprox_theory::{LimitOptions, solve_limit};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
@@ -32,7 +34,14 @@ pub struct RateConfig {
 
 impl Default for RateConfig {
     fn default() -> Self {
-        RateConfig { etas: vec![0.1, 0.03, 0.01, 0.003, 0.001], t_end: 2.0, members: 2000, seed: 1, limit_step: 1e-3, level: 0.95 }
+        RateConfig {
+            etas: vec![0.1, 0.03, 0.01, 0.003, 0.001],
+            t_end: 2.0,
+            members: 2000,
+            seed: 1,
+            limit_step: 1e-3,
+            level: 0.95,
+        }
     }
 }
 
@@ -100,33 +109,79 @@ pub struct RateReport {
 }
 
 /// Runs the study.
-pub fn run(problem: &Problem, theta0: &[f64], cfg: &RateConfig, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> Result<RateReport, ExperimentError> {
+pub fn run(
+    problem: &Problem,
+    theta0: &[f64],
+    cfg: &RateConfig,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<RateReport, ExperimentError> {
     let start = std::time::Instant::now();
     if cfg.etas.len() < 3 {
-        return Err(ExperimentError::Invalid { field: "etas", message: "give at least 3 learning rates to fit a slope".into() });
+        return Err(ExperimentError::Invalid {
+            field: "etas",
+            message: "give at least 3 learning rates to fit a slope".into(),
+        });
     }
     for &eta in &cfg.etas {
         check_eta(eta)?;
     }
     if !(cfg.t_end.is_finite() && cfg.t_end > 0.0) {
-        return Err(ExperimentError::Invalid { field: "t-end", message: format!("must be finite and > 0, got {}", cfg.t_end) });
+        return Err(ExperimentError::Invalid {
+            field: "t-end",
+            message: format!("must be finite and > 0, got {}", cfg.t_end),
+        });
     }
     if cfg.members < 2 {
-        return Err(ExperimentError::Invalid { field: "members", message: "need at least 2 members".into() });
+        return Err(ExperimentError::Invalid {
+            field: "members",
+            message: "need at least 2 members".into(),
+        });
     }
     let obj = problem.objective();
-    let lim = solve_limit(&obj, theta0, &LimitOptions { save_times: vec![cfg.t_end], step: cfg.limit_step, covariance: true })?;
+    let lim = solve_limit(
+        &obj,
+        theta0,
+        &LimitOptions {
+            save_times: vec![cfg.t_end],
+            step: cfg.limit_step,
+            covariance: true,
+        },
+    )?;
     let sigma = &lim.sigma.as_ref().expect("asked for")[0];
     let bar = &lim.theta_bar[0];
     let mut rows = Vec::new();
     for (i, &eta) in cfg.etas.iter().enumerate() {
-        let plan = SgdPlan::new(&SgdConfig { eta, batch: 1, sampling: Sampling::Replacement, save_times: vec![cfg.t_end] })?;
+        let plan = SgdPlan::new(&SgdConfig {
+            eta,
+            batch: 1,
+            sampling: Sampling::Replacement,
+            save_times: vec![cfg.t_end],
+        })?;
         let reference = ode_limit_on_grid(&obj, theta0, eta, plan.sup_steps);
-        let sim = NetworkSgd::new(&obj, &plan, theta0, cfg.seed.wrapping_add(i as u64), Some(&reference));
+        let sim = NetworkSgd::new(
+            &obj,
+            &plan,
+            theta0,
+            cfg.seed.wrapping_add(i as u64),
+            Some(&reference),
+        );
         let label = format!("η = {eta}");
-        let stats = run_blocks(&sim, plan.times.clone(), &RunOptions { members: cfg.members, ..Default::default() }, &|n| progress(&label, n, cfg.members));
+        let stats = run_blocks(
+            &sim,
+            plan.times.clone(),
+            &RunOptions {
+                members: cfg.members,
+                ..Default::default()
+            },
+            &|n| progress(&label, n, cfg.members),
+        );
         let sup = stats.extra.expect("recorded");
-        let (zm, zc) = z_statistics(&stats.moments[0].mean().to_owned(), &stats.covariances()[0], bar, eta);
+        let (zm, zc) = z_statistics(
+            &stats.moments[0].mean().to_owned(),
+            &stats.covariances()[0],
+            bar,
+            eta,
+        );
         let finite = stats.moments[0].count();
         rows.push(RateRow {
             eta,
@@ -150,12 +205,24 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &RateConfig, progress: &(dyn 
     // leading term: higher-order terms in η scatter the points beyond those errors. When the
     // fit's χ² says so (reduced χ² > 1), inflate the slope's standard error by √(χ²/dof)
     // (the Birge ratio) and use Student's t with dof degrees of freedom.
-    let birge = if f.dof > 0 { (f.chi_squared / f.dof as f64).sqrt() } else { 1.0 };
+    let birge = if f.dof > 0 {
+        (f.chi_squared / f.dof as f64).sqrt()
+    } else {
+        1.0
+    };
     let (se, q) = if birge > 1.0 {
-        let t = StudentsT::new(0.0, 1.0, f.dof as f64).map_err(|e| ExperimentError::Invalid { field: "etas", message: e.to_string() })?;
+        let t = StudentsT::new(0.0, 1.0, f.dof as f64).map_err(|e| ExperimentError::Invalid {
+            field: "etas",
+            message: e.to_string(),
+        })?;
         (f.slope_stderr * birge, t.inverse_cdf(0.5 + cfg.level / 2.0))
     } else {
-        (f.slope_stderr, Normal::new(0.0, 1.0).expect("standard normal").inverse_cdf(0.5 + cfg.level / 2.0))
+        (
+            f.slope_stderr,
+            Normal::new(0.0, 1.0)
+                .expect("standard normal")
+                .inverse_cdf(0.5 + cfg.level / 2.0),
+        )
     };
     slopes.push(Slope {
         quantity: "E sup ‖θ^η − θ̄‖²".into(),
@@ -172,7 +239,8 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &RateConfig, progress: &(dyn 
             slope: f.slope,
             ci: [f.ci_low, f.ci_high],
             level: cfg.level,
-            expected: "→ 0 with η (Theorem 4.1); ≈ 1 where the O(η) bias exceeds the noise floor".into(),
+            expected: "→ 0 with η (Theorem 4.1); ≈ 1 where the O(η) bias exceeds the noise floor"
+                .into(),
         });
     }
     let means: Vec<f64> = rows.iter().map(|r| r.mean_norm).collect();
@@ -188,9 +256,21 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &RateConfig, progress: &(dyn 
     }
     let s0 = &slopes[0];
     let summary = if s0.ci[0] <= 1.0 && 1.0 <= s0.ci[1] {
-        format!("Theorem 3.2: slope {:.3} with {:.0}% interval [{:.3}, {:.3}] contains 1.", s0.slope, 100.0 * cfg.level, s0.ci[0], s0.ci[1])
+        format!(
+            "Theorem 3.2: slope {:.3} with {:.0}% interval [{:.3}, {:.3}] contains 1.",
+            s0.slope,
+            100.0 * cfg.level,
+            s0.ci[0],
+            s0.ci[1]
+        )
     } else {
-        format!("Theorem 3.2: slope {:.3} with {:.0}% interval [{:.3}, {:.3}] does NOT contain 1 (η range outside the asymptotic regime?).", s0.slope, 100.0 * cfg.level, s0.ci[0], s0.ci[1])
+        format!(
+            "Theorem 3.2: slope {:.3} with {:.0}% interval [{:.3}, {:.3}] does NOT contain 1 (η range outside the asymptotic regime?).",
+            s0.slope,
+            100.0 * cfg.level,
+            s0.ci[0],
+            s0.ci[1]
+        )
     };
     Ok(RateReport {
         problem: problem.name.clone(),

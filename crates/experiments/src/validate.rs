@@ -5,12 +5,16 @@
 //! figures for a linear-SDE ensemble of the same size and for N samples of N(0, Σ(t)) itself
 //! (the noise floor), SPEC §5.
 
-use crate::common::{check_eta, check_save_times, norm, noise_floor, sgd_ensemble, z_statistics, NoiseFloor};
 use crate::ExperimentError;
-use diffapprox_ensemble::{batch_training, run_linear_sde, Sampling, SdeConfig, SgdConfig, SgdPlan};
+use crate::common::{
+    NoiseFloor, check_eta, check_save_times, noise_floor, norm, sgd_ensemble, z_statistics,
+};
+use diffapprox_ensemble::{
+    Sampling, SdeConfig, SgdConfig, SgdPlan, batch_training, run_linear_sde,
+};
 use diffapprox_model::{FactorKind, Problem};
-use diffapprox_stats::{gaussian_w2, ks_chi_squared, quantile, relative_frobenius, Whitener};
-use diffapprox_theory::{solve_limit, LimitOptions};
+use diffapprox_stats::{Whitener, gaussian_w2, ks_chi_squared, quantile, relative_frobenius};
+use diffapprox_theory::{LimitOptions, solve_limit};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -197,13 +201,24 @@ fn to_vecs(a: &Array2<f64>) -> Vec<Vec<f64>> {
     a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
-fn figures(mean: &Array1<f64>, cov: &Array2<f64>, sigma: &Array2<f64>, finite: u64, diverged: u64) -> Result<EnsembleFigures, ExperimentError> {
+fn figures(
+    mean: &Array1<f64>,
+    cov: &Array2<f64>,
+    sigma: &Array2<f64>,
+    finite: u64,
+    diverged: u64,
+) -> Result<EnsembleFigures, ExperimentError> {
     let d = sigma.nrows();
     Ok(EnsembleFigures {
         mean_norm: norm(mean),
         mean_norm_se: (cov.diag().sum() / finite.max(1) as f64).sqrt(),
         cov_rel_error: relative_frobenius(cov.view(), sigma.view())?,
-        w2: gaussian_w2(mean.view(), cov.view(), Array1::zeros(d).view(), sigma.view())?,
+        w2: gaussian_w2(
+            mean.view(),
+            cov.view(),
+            Array1::zeros(d).view(),
+            sigma.view(),
+        )?,
         finite,
         diverged,
     })
@@ -212,18 +227,36 @@ fn figures(mean: &Array1<f64>, cov: &Array2<f64>, sigma: &Array2<f64>, finite: u
 fn law_test(whitener: &Whitener, z: &Array2<f64>) -> Result<LawTest, ExperimentError> {
     let r = whitener.rank();
     if z.nrows() < 2 || r == 0 {
-        return Ok(LawTest { tolerance: whitener.tolerance(), rank: r, n: z.nrows(), statistic: f64::NAN, p_value: f64::NAN });
+        return Ok(LawTest {
+            tolerance: whitener.tolerance(),
+            rank: r,
+            n: z.nrows(),
+            statistic: f64::NAN,
+            p_value: f64::NAN,
+        });
     }
     let m = whitener.mahalanobis_sq_batch(z.view())?;
     let ks = ks_chi_squared(m.as_slice().expect("contiguous"), r as f64)?;
-    Ok(LawTest { tolerance: whitener.tolerance(), rank: r, n: z.nrows(), statistic: ks.statistic, p_value: ks.p_value })
+    Ok(LawTest {
+        tolerance: whitener.tolerance(),
+        rank: r,
+        n: z.nrows(),
+        statistic: ks.statistic,
+        p_value: ks.p_value,
+    })
 }
 
 /// The verdict rule: the approximation "holds beyond the noise floor" when the covariance
 /// error is within the 99 % quantile of the error that sampling N members from N(0, Σ)
 /// alone produces ([`crate::common::floor_quantile`]), and the KS test of the law on the
 /// resolved subspace does not reject at 1 %.
-pub fn verdict(cov_err: f64, floor: &NoiseFloor, ks_p: f64, mean_norm: f64, mean_se: f64) -> Verdict {
+pub fn verdict(
+    cov_err: f64,
+    floor: &NoiseFloor,
+    ks_p: f64,
+    mean_norm: f64,
+    mean_se: f64,
+) -> Verdict {
     let ratio = cov_err / floor.rms;
     let excess = (cov_err * cov_err - floor.rms * floor.rms).max(0.0).sqrt();
     let mean_ok = mean_norm <= 3.0 * mean_se;
@@ -235,7 +268,11 @@ pub fn verdict(cov_err: f64, floor: &NoiseFloor, ks_p: f64, mean_norm: f64, mean
             100.0 * cov_err,
             ratio,
             100.0 * floor.q99,
-            if mean_ok { "" } else { "; the mean of Z is off by more than 3 se (an O(√η) bias)" }
+            if mean_ok {
+                ""
+            } else {
+                "; the mean of Z is off by more than 3 se (an O(√η) bias)"
+            }
         )
     } else {
         format!(
@@ -247,7 +284,12 @@ pub fn verdict(cov_err: f64, floor: &NoiseFloor, ks_p: f64, mean_norm: f64, mean
             100.0 * excess,
         )
     };
-    Verdict { holds, floor_ratio: ratio, excess, text }
+    Verdict {
+        holds,
+        floor_ratio: ratio,
+        excess,
+        text,
+    }
 }
 
 fn fmt_p(p: f64) -> String {
@@ -263,22 +305,47 @@ fn fmt_p(p: f64) -> String {
 }
 
 /// Runs the validation of Theorem 4.1 on `problem` from `theta0`.
-pub fn run(problem: &Problem, theta0: &[f64], cfg: &ValidateConfig, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> Result<ValidateReport, ExperimentError> {
+pub fn run(
+    problem: &Problem,
+    theta0: &[f64],
+    cfg: &ValidateConfig,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<ValidateReport, ExperimentError> {
     let start = std::time::Instant::now();
     check_eta(cfg.eta)?;
     check_save_times(&cfg.save_times, "save-times")?;
     if cfg.members < 2 {
-        return Err(ExperimentError::Invalid { field: "members", message: "need at least 2 members".into() });
+        return Err(ExperimentError::Invalid {
+            field: "members",
+            message: "need at least 2 members".into(),
+        });
     }
     let obj = problem.objective();
     let d = problem.dim();
     let horizon = *cfg.save_times.last().expect("non-empty");
     // θ̄ and Σ at the save times
-    let lim = solve_limit(&obj, theta0, &LimitOptions { save_times: cfg.save_times.clone(), step: cfg.limit_step, covariance: true })?;
+    let lim = solve_limit(
+        &obj,
+        theta0,
+        &LimitOptions {
+            save_times: cfg.save_times.clone(),
+            step: cfg.limit_step,
+            covariance: true,
+        },
+    )?;
     let sigmas = lim.sigma.clone().expect("asked for");
     // simple backprop
     let keep = cfg.keep.min(cfg.members as usize);
-    let sgd = sgd_ensemble(&obj, theta0, cfg.eta, &cfg.save_times, cfg.members, cfg.seed, keep, &|n| progress("simple backprop", n, cfg.members))?;
+    let sgd = sgd_ensemble(
+        &obj,
+        theta0,
+        cfg.eta,
+        &cfg.save_times,
+        cfg.members,
+        cfg.seed,
+        keep,
+        &|n| progress("simple backprop", n, cfg.members),
+    )?;
     // linear SDE of the same size
     let sde_cfg = SdeConfig {
         step: cfg.sde_step,
@@ -289,46 +356,93 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &ValidateConfig, progress: &(
         seed: cfg.seed.wrapping_add(1),
         keep: 0,
     };
-    let (sde, _) = run_linear_sde(&obj, theta0, &sde_cfg, &|n| progress("linear SDE", n, cfg.members))?;
+    let (sde, _) = run_linear_sde(&obj, theta0, &sde_cfg, &|n| {
+        progress("linear SDE", n, cfg.members)
+    })?;
     let mut rows = Vec::new();
     let (mut z_means, mut z_covs) = (Vec::new(), Vec::new());
     for (s, &t) in cfg.save_times.iter().enumerate() {
         let sigma = &sigmas[s];
         let bar = &lim.theta_bar[s];
         let finite = sgd.moments[s].count();
-        let (zm, zc) = z_statistics(&sgd.moments[s].mean().to_owned(), &sgd.covariances()[s], bar, cfg.eta);
+        let (zm, zc) = z_statistics(
+            &sgd.moments[s].mean().to_owned(),
+            &sgd.covariances()[s],
+            bar,
+            cfg.eta,
+        );
         let sgd_fig = figures(&zm, &zc, sigma, finite, sgd.diverged[s])?;
-        let sde_fig = figures(&sde.moments[s].mean().to_owned(), &sde.covariances()[s], sigma, sde.moments[s].count(), sde.diverged[s])?;
+        let sde_fig = figures(
+            &sde.moments[s].mean().to_owned(),
+            &sde.covariances()[s],
+            sigma,
+            sde.moments[s].count(),
+            sde.diverged[s],
+        )?;
         let floor = noise_floor(sigma.view(), cfg.members, cfg.seed, s as u64)?;
-        let floor_samples = crate::common::gaussian_samples(sigma.view(), keep.max(2), cfg.seed, 1000 + s as u64)?;
+        let floor_samples =
+            crate::common::gaussian_samples(sigma.view(), keep.max(2), cfg.seed, 1000 + s as u64)?;
         let fm = floor_samples.mean_axis(ndarray::Axis(0)).expect("≥ 2");
         let fc = {
             let c = &floor_samples - &fm;
             c.t().dot(&c) / (floor_samples.nrows() as f64 - 1.0)
         };
         let floor_w2 = gaussian_w2(fm.view(), fc.view(), Array1::zeros(d).view(), sigma.view())?;
-        let whitener = Whitener::with_tolerance(sigma.view(), cfg.law_tolerance.unwrap_or(cfg.eta.min(MAX_LAW_TOLERANCE)))?;
+        let whitener = Whitener::with_tolerance(
+            sigma.view(),
+            cfg.law_tolerance.unwrap_or(cfg.eta.min(MAX_LAW_TOLERANCE)),
+        )?;
         let whitener_full = Whitener::new(sigma.view())?;
         let kept_z: Vec<f64> = sgd.kept[s]
             .iter()
-            .filter(|r| r.iter().all(|v| v.abs() <= diffapprox_ensemble::DIVERGENCE_BOUND))
-            .flat_map(|r| r.iter().zip(bar.iter()).map(|(th, b)| (th - b) / cfg.eta.sqrt()).collect::<Vec<_>>())
+            .filter(|r| {
+                r.iter()
+                    .all(|v| v.abs() <= diffapprox_ensemble::DIVERGENCE_BOUND)
+            })
+            .flat_map(|r| {
+                r.iter()
+                    .zip(bar.iter())
+                    .map(|(th, b)| (th - b) / cfg.eta.sqrt())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let kz = Array2::from_shape_vec((kept_z.len() / d, d), kept_z).expect("rows of d");
         let sgd_law = law_test(&whitener, &kz)?;
         let sgd_law_full = law_test(&whitener_full, &kz)?;
         let floor_law = law_test(&whitener, &floor_samples)?;
-        let v = verdict(sgd_fig.cov_rel_error, &floor, sgd_law.p_value, sgd_fig.mean_norm, sgd_fig.mean_norm_se);
-        rows.push(TimeRow { t, sgd: sgd_fig, sde: sde_fig, floor, floor_w2, sgd_law, sgd_law_full, floor_law, verdict: v });
+        let v = verdict(
+            sgd_fig.cov_rel_error,
+            &floor,
+            sgd_law.p_value,
+            sgd_fig.mean_norm,
+            sgd_fig.mean_norm_se,
+        );
+        rows.push(TimeRow {
+            t,
+            sgd: sgd_fig,
+            sde: sde_fig,
+            floor,
+            floor_w2,
+            sgd_law,
+            sgd_law_full,
+            floor_law,
+            verdict: v,
+        });
         z_means.push(zm.to_vec());
         z_covs.push(to_vecs(&zc));
     }
     let plots = plot_data(problem, theta0, cfg, horizon, &sgd.kept, progress)?;
     let n_hold = rows.iter().filter(|r| r.verdict.holds).count();
     let summary = if n_hold == rows.len() {
-        format!("At η = {} the diffusion approximation holds at every save time within the noise floor of N = {} members.", cfg.eta, cfg.members)
+        format!(
+            "At η = {} the diffusion approximation holds at every save time within the noise floor of N = {} members.",
+            cfg.eta, cfg.members
+        )
     } else {
-        let worst = rows.iter().map(|r| r.verdict.floor_ratio).fold(0.0, f64::max);
+        let worst = rows
+            .iter()
+            .map(|r| r.verdict.floor_ratio)
+            .fold(0.0, f64::max);
         format!(
             "At η = {} the diffusion approximation misses at {} of {} save times (worst covariance error {:.1}× the noise floor of N = {}).",
             cfg.eta,
@@ -341,7 +455,9 @@ pub fn run(problem: &Problem, theta0: &[f64], cfg: &ValidateConfig, progress: &(
     Ok(ValidateReport {
         problem: problem.name.clone(),
         d,
-        parameter_names: (0..d).map(|i| problem.network.shape.parameter_name(i)).collect(),
+        parameter_names: (0..d)
+            .map(|i| problem.network.shape.parameter_name(i))
+            .collect(),
         theta0: theta0.to_vec(),
         config: cfg.clone(),
         version: crate::common::version(),
@@ -368,16 +484,42 @@ fn plot_data(
     let d = problem.dim();
     let n = cfg.band_points.max(2);
     let times: Vec<f64> = (1..=n).map(|k| horizon * k as f64 / n as f64).collect();
-    let lim = solve_limit(&obj, theta0, &LimitOptions { save_times: times.clone(), step: cfg.limit_step, covariance: true })?;
-    let plan = SgdPlan::new(&SgdConfig { eta: cfg.eta, batch: 1, sampling: Sampling::Replacement, save_times: times.clone() })?;
+    let lim = solve_limit(
+        &obj,
+        theta0,
+        &LimitOptions {
+            save_times: times.clone(),
+            step: cfg.limit_step,
+            covariance: true,
+        },
+    )?;
+    let plan = SgdPlan::new(&SgdConfig {
+        eta: cfg.eta,
+        batch: 1,
+        sampling: Sampling::Replacement,
+        save_times: times.clone(),
+    })?;
     let batch = batch_training(&obj, theta0, &plan);
     let band_n = cfg.band_members.max(2);
-    let band = sgd_ensemble(&obj, theta0, cfg.eta, &times, band_n, cfg.seed.wrapping_add(2), band_n as usize, &|k| progress("quantile bands", k, band_n))?;
+    let band = sgd_ensemble(
+        &obj,
+        theta0,
+        cfg.eta,
+        &times,
+        band_n,
+        cfg.seed.wrapping_add(2),
+        band_n as usize,
+        &|k| progress("quantile bands", k, band_n),
+    )?;
     let (mut q025, mut q975) = (Vec::new(), Vec::new());
     for s in 0..times.len() {
         let (mut lo, mut hi) = (Vec::with_capacity(d), Vec::with_capacity(d));
         for i in 0..d {
-            let mut col: Vec<f64> = band.kept[s].iter().map(|r| r[i]).filter(|v| v.is_finite()).collect();
+            let mut col: Vec<f64> = band.kept[s]
+                .iter()
+                .map(|r| r[i])
+                .filter(|v| v.is_finite())
+                .collect();
             col.sort_by(f64::total_cmp);
             lo.push(quantile(&col, 0.025).unwrap_or(f64::NAN));
             hi.push(quantile(&col, 0.975).unwrap_or(f64::NAN));
@@ -389,10 +531,21 @@ fn plot_data(
     Ok(PlotData {
         theta_bar: lim.theta_bar.iter().map(|v| v.to_vec()).collect(),
         batch: batch.iter().map(|v| v.to_vec()).collect(),
-        predicted_sd: sig.iter().map(|s| s.diag().iter().map(|v| (cfg.eta * v.max(0.0)).sqrt()).collect()).collect(),
+        predicted_sd: sig
+            .iter()
+            .map(|s| {
+                s.diag()
+                    .iter()
+                    .map(|v| (cfg.eta * v.max(0.0)).sqrt())
+                    .collect()
+            })
+            .collect(),
         q025,
         q975,
-        scatter: kept.iter().map(|k| k.iter().take(2000).cloned().collect()).collect(),
+        scatter: kept
+            .iter()
+            .map(|k| k.iter().take(2000).cloned().collect())
+            .collect(),
         times,
     })
 }

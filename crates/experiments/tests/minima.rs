@@ -18,7 +18,9 @@ struct Quartic {
 
 impl Quartic {
     fn new() -> Self {
-        Quartic { b: [-1.0, 0.5, 2.5] }
+        Quartic {
+            b: [-1.0, 0.5, 2.5],
+        }
     }
     fn mean_b(&self) -> f64 {
         self.b.iter().sum::<f64>() / 3.0
@@ -72,7 +74,8 @@ fn stationary_covariance_solves_its_lyapunov_equation_at_a_verified_minimum() {
     assert!(lambda.iter().all(|&l| l < 0.0), "{lambda:?}");
     let s = stationary_covariance(a.view(), r.view()).unwrap();
     let residual = a.dot(&s.sigma) + s.sigma.dot(&a) + &r;
-    let rel = residual.iter().map(|x| x * x).sum::<f64>().sqrt() / r.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let rel = residual.iter().map(|x| x * x).sum::<f64>().sqrt()
+        / r.iter().map(|x| x * x).sum::<f64>().sqrt();
     // Three d×d products and the eigendecomposition, each accurate to a few ulps times the
     // condition number of the Lyapunov operator (|λ_max|/|λ_min| ≈ 50): far below 1e-10.
     assert!(rel <= 1e-10, "relative Lyapunov residual {rel:e}");
@@ -85,7 +88,11 @@ fn newton_converges_quadratically_near_a_known_minimum() {
     let q = Quartic::new();
     let star = [1.0, q.mean_b()];
     let mut theta = vec![1.2, q.mean_b() + 0.3];
-    let one_step = NewtonOptions { max_iterations: 1, tolerance: 0.0, ..Default::default() };
+    let one_step = NewtonOptions {
+        max_iterations: 1,
+        tolerance: 0.0,
+        ..Default::default()
+    };
     let mut errors = vec![norm(&[theta[0] - star[0], theta[1] - star[1]])];
     for _ in 0..5 {
         newton_refine(&q, &mut theta, &one_step).unwrap();
@@ -97,7 +104,11 @@ fn newton_converges_quadratically_near_a_known_minimum() {
         if errors[k] < 1e-7 {
             break; // rounding level: the ratio is meaningless
         }
-        assert!(errors[k + 1] <= 2.0 * errors[k] * errors[k], "step {k}: {:?}", errors);
+        assert!(
+            errors[k + 1] <= 2.0 * errors[k] * errors[k],
+            "step {k}: {:?}",
+            errors
+        );
     }
     assert!(errors[5] < 1e-14, "{errors:?}");
     // ‖h‖ squares too, and the full method stops at rounding level
@@ -125,9 +136,24 @@ fn newton_refinement_converges_quadratically_on_the_network() {
     let trace = newton_refine(&obj, &mut theta, &NewtonOptions::default()).unwrap();
     assert!(trace.converged, "{trace:?}");
     let h = &trace.drift_norms;
-    let ratios: Vec<f64> = h.windows(2).filter(|w| w[0] > 1e-8).map(|w| w[1] / (w[0] * w[0])).collect();
-    assert!(!ratios.is_empty() && ratios.iter().all(|&c| c < 1e4), "{h:?} {ratios:?}");
-    assert!(norm(&theta.iter().zip(ridge_bump_local_minimum()).map(|(a, b)| a - b).collect::<Vec<_>>()) < 1e-9);
+    let ratios: Vec<f64> = h
+        .windows(2)
+        .filter(|w| w[0] > 1e-8)
+        .map(|w| w[1] / (w[0] * w[0]))
+        .collect();
+    assert!(
+        !ratios.is_empty() && ratios.iter().all(|&c| c < 1e4),
+        "{h:?} {ratios:?}"
+    );
+    assert!(
+        norm(
+            &theta
+                .iter()
+                .zip(ridge_bump_local_minimum())
+                .map(|(a, b)| a - b)
+                .collect::<Vec<_>>()
+        ) < 1e-9
+    );
 }
 
 #[test]
@@ -140,18 +166,29 @@ fn a_saddle_and_a_minimum_are_classified_by_the_known_hessian() {
     let at_saddle = eigenvalues_at(&q, &[0.0, m]).unwrap();
     assert_eq!(at_saddle, vec![-1.0, 1.0]);
     assert_eq!(classify_eigenvalues(&at_saddle, 1e-12), PointKind::Saddle);
-    assert_eq!(classify_eigenvalues(&[-1.0, 1e-13], 1e-12), PointKind::Degenerate);
+    assert_eq!(
+        classify_eigenvalues(&[-1.0, 1e-13], 1e-12),
+        PointKind::Degenerate
+    );
     assert_eq!(classify_eigenvalues(&[1.0, 2.0], 1e-12), PointKind::Maximum);
 
     // Newton's method on h finds the saddle from nearby; the search classifies it.
-    let opts = SearchOptions { switch_drift: 1.0, ..Default::default() };
+    let opts = SearchOptions {
+        switch_drift: 1.0,
+        ..Default::default()
+    };
     let sp = find_stationary_point(&q, &[0.05, m + 0.2], &opts).unwrap();
     assert!(sp.converged && sp.kind == PointKind::Saddle, "{sp:?}");
     assert!(sp.theta[0].abs() < 1e-12 && (sp.theta[1] - m).abs() < 1e-12);
     // the descent never stops at the saddle: from the same start it reaches a minimum
     let down = descend_to_minimum(&q, &[0.05, m + 0.2], &DescentOptions::default()).unwrap();
-    assert!(down.converged && down.kind == PointKind::Minimum, "{down:?}");
-    assert!((down.theta[0] - 1.0).abs() < 1e-10 && (down.error - q_error(&q, &[1.0, m])).abs() < 1e-14);
+    assert!(
+        down.converged && down.kind == PointKind::Minimum,
+        "{down:?}"
+    );
+    assert!(
+        (down.theta[0] - 1.0).abs() < 1e-10 && (down.error - q_error(&q, &[1.0, m])).abs() < 1e-14
+    );
 }
 
 fn q_error(q: &Quartic, theta: &[f64]) -> f64 {
@@ -163,7 +200,10 @@ fn binomial_intervals_match_known_cases() {
     // Wilson 95 % for 5 of 10: centre 0.5, half-width z/(1+z²/n) √(p(1−p)/n + z²/4n²)
     // = (1.959964/1.384146) · √(0.025 + 0.00960365) = 0.263407 → [0.236593, 0.763407].
     let (lo, hi) = wilson(0.5, 10.0);
-    assert!((lo - 0.236_593).abs() < 1e-6 && (hi - 0.763_407).abs() < 1e-6, "{lo} {hi}");
+    assert!(
+        (lo - 0.236_593).abs() < 1e-6 && (hi - 0.763_407).abs() < 1e-6,
+        "{lo} {hi}"
+    );
     // 0 of 10: upper end z²/(n + z²) = 3.841459/13.841459 = 0.277533
     let (lo, hi) = wilson(0.0, 10.0);
     assert_eq!(lo, 0.0);
@@ -202,23 +242,51 @@ fn symmetric_images_are_at_distance_zero() {
 #[test]
 fn built_in_local_minima_are_verified() {
     for (name, star, global_guess, lambda_bound) in [
-        ("ridge-bump", ridge_bump_local_minimum(), vec![-2.46, 1.79, -0.78, -3.11, -3.63], -0.02),
-        ("tanh-cos", tanh_cos_local_minimum(), vec![-0.81, 0.11, -3.2, 0.89], -1e-3),
+        (
+            "ridge-bump",
+            ridge_bump_local_minimum(),
+            vec![-2.46, 1.79, -0.78, -3.11, -3.63],
+            -0.02,
+        ),
+        (
+            "tanh-cos",
+            tanh_cos_local_minimum(),
+            vec![-0.81, 0.11, -3.2, 0.89],
+            -1e-3,
+        ),
     ] {
         let p = Problem::resolve(name).unwrap();
         let obj = p.objective();
         // the closed form is stationary to rounding before any refinement
-        assert!(drift_norm(&obj, &star) < 1e-13, "{name}: ‖h‖ = {:e}", drift_norm(&obj, &star));
+        assert!(
+            drift_norm(&obj, &star) < 1e-13,
+            "{name}: ‖h‖ = {:e}",
+            drift_norm(&obj, &star)
+        );
         let mut theta = star.clone();
         let trace = newton_refine(&obj, &mut theta, &NewtonOptions::default()).unwrap();
-        assert!(trace.converged && drift_norm(&obj, &theta) < 1e-13, "{name}: {trace:?}");
+        assert!(
+            trace.converged && drift_norm(&obj, &theta) < 1e-13,
+            "{name}: {trace:?}"
+        );
         let lambda = eigenvalues_at(&obj, &theta).unwrap();
-        assert!(lambda.iter().all(|&l| l < lambda_bound), "{name}: {lambda:?}");
+        assert!(
+            lambda.iter().all(|&l| l < lambda_bound),
+            "{name}: {lambda:?}"
+        );
         assert_eq!(classify_eigenvalues(&lambda, 1e-7), PointKind::Minimum);
         let e_local = Evaluator::new(&obj).error(&theta);
         let global = descend_to_minimum(&obj, &global_guess, &DescentOptions::default()).unwrap();
-        assert!(global.converged && global.kind == PointKind::Minimum, "{name}: {global:?}");
-        assert!(global.error < e_local - 1e-3 * e_local, "{name}: {} vs {}", global.error, e_local);
+        assert!(
+            global.converged && global.kind == PointKind::Minimum,
+            "{name}: {global:?}"
+        );
+        assert!(
+            global.error < e_local - 1e-3 * e_local,
+            "{name}: {} vs {}",
+            global.error,
+            e_local
+        );
     }
 }
 
@@ -227,12 +295,19 @@ fn the_survey_finds_and_verifies_the_local_minimum() {
     let p = Problem::resolve("ridge-bump").unwrap();
     let opts = SurveyOptions {
         inits: 12,
-        search: SearchOptions { flow_step: 0.2, max_flow_time: 600.0, switch_drift: 1e-3, ..Default::default() },
+        search: SearchOptions {
+            flow_step: 0.2,
+            max_flow_time: 600.0,
+            switch_drift: 1e-3,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let (landscape, local) = find_local_minimum(&p, &opts).unwrap();
     assert!(local.verified, "{local:?}");
-    assert!((local.error - 3.402_783).abs() < 1e-5 && (landscape.global_error - 2.930_700).abs() < 1e-5);
+    assert!(
+        (local.error - 3.402_783).abs() < 1e-5 && (landscape.global_error - 2.930_700).abs() < 1e-5
+    );
     let star = ridge_bump_local_minimum();
     let (dist, _) = symmetric_distance(p.network.shape, p.network.activation, &star, &local.theta);
     assert!(dist < 1e-8, "{dist}");
@@ -247,7 +322,12 @@ fn the_study_does_not_depend_on_the_thread_count() {
         t_budget: 10.0,
         members: 2,
         survey_inits: 12,
-        search: SearchOptions { flow_step: 0.2, max_flow_time: 600.0, switch_drift: 1e-3, ..Default::default() },
+        search: SearchOptions {
+            flow_step: 0.2,
+            max_flow_time: 600.0,
+            switch_drift: 1e-3,
+            ..Default::default()
+        },
         escape_members: 20,
         escape_checks: 5,
         covariance_members: 20,
@@ -259,7 +339,10 @@ fn the_study_does_not_depend_on_the_thread_count() {
         ..Default::default()
     };
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let mut r = pool.install(|| run_minima(&p, &cfg, &|_| {})).unwrap();
         r.timings = Default::default();
         serde_json::to_string(&r).unwrap()
@@ -267,32 +350,44 @@ fn the_study_does_not_depend_on_the_thread_count() {
     assert_eq!(run(1), run(2));
 }
 
+/// The descent that classifies end states lands where a long gradient flow (the definition of
+/// a basin of attraction) lands, on a sample of simple-backprop states near θ*.
 #[test]
-#[ignore]
-fn debug_descent_vs_flow() {
-    use diffapprox_ensemble::*;
+fn descent_destinations_agree_with_the_gradient_flow() {
+    use diffapprox_ensemble::{NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan, run_blocks};
     let p = Problem::resolve("ridge-bump").unwrap();
     let obj = p.objective();
     let star = ridge_bump_local_minimum();
     let e_l = Evaluator::new(&obj).error(&star);
-    for eta in [0.1, 0.05] {
-        let plan = SgdPlan::new(&SgdConfig { eta, batch: 1, sampling: Sampling::Replacement, save_times: vec![5.0, 10.0, 20.0, 50.0] }).unwrap();
-        let sim = NetworkSgd::new(&obj, &plan, &star, 3, None);
-        let st = run_blocks(&sim, plan.times.clone(), &RunOptions { members: 200, first_member: 0, keep: 200, chunk_blocks: 1 }, &|_| {});
-        for (s, t) in plan.times.iter().enumerate() {
-            let (mut agree, mut lm_out, mut flow_out) = (0, 0, 0);
-            let (mut cost, mut iters) = (0.0, 0);
-            for th in &st.kept[s] {
-                let t0 = std::time::Instant::now();
-                let lm = descend_to_minimum(&obj, th, &DescentOptions { max_radius: 0.1, initial_radius: 0.02, ..Default::default() }).unwrap();
-                cost += t0.elapsed().as_secs_f64();
-                iters += lm.newton_iterations;
-                let lm_local = lm.converged && (lm.error - e_l).abs() < 1e-6;
-                let fl = descend_to_minimum(&obj, th, &DescentOptions { flow_time: 400.0, ..Default::default() }).unwrap();
-                let fl_local = fl.converged && (fl.error - e_l).abs() < 1e-6;
-                if lm_local == fl_local { agree += 1 } else if fl_local { lm_out += 1 } else { flow_out += 1 }
-            }
-            println!("eta {eta} t {t}: agree {agree}, LM says left but flow stays {lm_out}, flow says left but LM stays {flow_out}; {:.2} ms, {} iterations per state", 1e3 * cost / 200.0, iters / 200);
-        }
+    let plan = SgdPlan::new(&SgdConfig {
+        eta: 0.05,
+        batch: 1,
+        sampling: Sampling::Replacement,
+        save_times: vec![50.0],
+    })
+    .unwrap();
+    let sim = NetworkSgd::new(&obj, &plan, &star, 3, None);
+    let states = run_blocks(
+        &sim,
+        plan.times.clone(),
+        &RunOptions {
+            members: 16,
+            first_member: 0,
+            keep: 16,
+            chunk_blocks: 1,
+        },
+        &|_| {},
+    )
+    .kept;
+    let long = DescentOptions {
+        flow_time: 400.0,
+        ..Default::default()
+    };
+    for th in &states[0] {
+        let quick = descend_to_minimum(&obj, th, &DescentOptions::default()).unwrap();
+        let slow = descend_to_minimum(&obj, th, &long).unwrap();
+        assert!(quick.converged && slow.converged);
+        let at_star = |sp: &StationaryPoint| (sp.error - e_l).abs() < 1e-9;
+        assert_eq!(at_star(&quick), at_star(&slow), "{th:?}");
     }
 }

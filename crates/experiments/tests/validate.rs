@@ -45,17 +45,29 @@ fn validate_report_round_trips_and_is_consistent() {
 #[test]
 fn verdict_distinguishes_small_and_large_eta() {
     let bad = small_validate(0.3);
-    assert!(bad.rows.iter().all(|r| !r.verdict.holds), "{:?}", bad.rows.iter().map(|r| &r.verdict.text).collect::<Vec<_>>());
+    assert!(
+        bad.rows.iter().all(|r| !r.verdict.holds),
+        "{:?}",
+        bad.rows.iter().map(|r| &r.verdict.text).collect::<Vec<_>>()
+    );
     assert!(bad.rows[1].verdict.text.starts_with("misses"));
     assert!(bad.summary.contains("misses"));
     let good = small_validate(0.01);
     // with N = 2048 the floor is ≈ 3.5 %; the O(η) bias at η = 0.01 is ≈ 1-3 %
-    assert!(good.rows[1].sgd.cov_rel_error < 2.0 * good.rows[1].floor.rms, "{:?}", good.rows[1]);
+    assert!(
+        good.rows[1].sgd.cov_rel_error < 2.0 * good.rows[1].floor.rms,
+        "{:?}",
+        good.rows[1]
+    );
 }
 
 #[test]
 fn verdict_rule() {
-    let floor = diffapprox_experiments::common::NoiseFloor { sampled: 0.01, rms: 0.01, q99: 0.02 };
+    let floor = diffapprox_experiments::common::NoiseFloor {
+        sampled: 0.01,
+        rms: 0.01,
+        q99: 0.02,
+    };
     assert!(validate::verdict(0.015, &floor, 0.5, 0.0, 1.0).holds);
     let v = validate::verdict(0.1, &floor, 0.5, 0.0, 1.0);
     assert!(!v.holds && (v.floor_ratio - 10.0).abs() < 1e-12);
@@ -84,7 +96,10 @@ fn floor_quantile_matches_monte_carlo() {
     errs.sort_by(f64::total_cmp);
     let q_mc = diffapprox_stats::quantile(&errs, 0.99).unwrap();
     let q = floor_quantile(sigma.view(), n as u64, 0.99).unwrap();
-    assert!((q / q_mc - 1.0).abs() < 0.25, "χ² approximation {q} vs Monte Carlo {q_mc}");
+    assert!(
+        (q / q_mc - 1.0).abs() < 0.25,
+        "χ² approximation {q} vs Monte Carlo {q_mc}"
+    );
     let q50 = floor_quantile(sigma.view(), n as u64, 0.5).unwrap();
     let m50 = diffapprox_stats::quantile(&errs, 0.5).unwrap();
     assert!((q50 / m50 - 1.0).abs() < 0.1, "median {q50} vs {m50}");
@@ -94,14 +109,32 @@ fn floor_quantile_matches_monte_carlo() {
 fn rate_report_and_errors() {
     let p = Problem::resolve("xor").unwrap();
     let th0 = p.initial_point(0, 0.5);
-    let cfg = rate::RateConfig { etas: vec![0.04, 0.02, 0.01], t_end: 0.5, members: 512, ..Default::default() };
+    let cfg = rate::RateConfig {
+        etas: vec![0.04, 0.02, 0.01],
+        t_end: 0.5,
+        members: 512,
+        ..Default::default()
+    };
     let r = rate::run(&p, &th0, &cfg, &|_, _, _| {}).unwrap();
     assert_eq!(r.rows.len(), 3);
-    assert!(r.rows.iter().all(|row| row.sup_msd > 0.0 && row.sup_msd_se > 0.0));
+    assert!(
+        r.rows
+            .iter()
+            .all(|row| row.sup_msd > 0.0 && row.sup_msd_se > 0.0)
+    );
     let back: rate::RateReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
     assert_eq!(back, r);
     // too few learning rates is an error naming the field
-    let err = rate::run(&p, &th0, &rate::RateConfig { etas: vec![0.1, 0.01], ..cfg }, &|_, _, _| {}).unwrap_err();
+    let err = rate::run(
+        &p,
+        &th0,
+        &rate::RateConfig {
+            etas: vec![0.1, 0.01],
+            ..cfg
+        },
+        &|_, _, _| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("etas"));
 }
 
@@ -109,7 +142,13 @@ fn rate_report_and_errors() {
 fn ellipses_follow_eta_sigma() {
     let p = Problem::resolve("xor").unwrap();
     let th0 = p.initial_point(0, 0.5);
-    let cfg = ellipses::EllipsesConfig { pairs: vec![(0, 1), (4, 5)], levels: vec![0.5, 0.9], times: vec![1.0], members: 300, ..Default::default() };
+    let cfg = ellipses::EllipsesConfig {
+        pairs: vec![(0, 1), (4, 5)],
+        levels: vec![0.5, 0.9],
+        times: vec![1.0],
+        members: 300,
+        ..Default::default()
+    };
     let r = ellipses::run(&p, &th0, &cfg, &|_, _, _| {}).unwrap();
     assert_eq!(r.ellipses.len(), 4);
     assert_eq!(r.members.len(), 2);
@@ -117,6 +156,15 @@ fn ellipses_follow_eta_sigma() {
     let e = &r.ellipses[1];
     // the 0.9 ellipse's c_p is −2 ln 0.1
     assert!((e.ellipse.c_p + 2.0 * (0.1f64).ln()).abs() < 1e-12);
-    let bad = ellipses::run(&p, &th0, &ellipses::EllipsesConfig { pairs: vec![(0, 9)], ..cfg }, &|_, _, _| {}).unwrap_err();
+    let bad = ellipses::run(
+        &p,
+        &th0,
+        &ellipses::EllipsesConfig {
+            pairs: vec![(0, 9)],
+            ..cfg
+        },
+        &|_, _, _| {},
+    )
+    .unwrap_err();
     assert!(bad.to_string().contains("pairs"));
 }

@@ -143,7 +143,11 @@ pub struct GridInterval {
 ///     Ok(())
 /// }
 /// ```
-pub fn plan_save_grid(t0: f64, save: &SaveTimes, max_step: f64) -> Result<Vec<GridInterval>, IntegrateError> {
+pub fn plan_save_grid(
+    t0: f64,
+    save: &SaveTimes,
+    max_step: f64,
+) -> Result<Vec<GridInterval>, IntegrateError> {
     if !(max_step.is_finite() && max_step > 0.0) {
         return Err(IntegrateError::InvalidMaxStep { max_step });
     }
@@ -154,11 +158,25 @@ pub fn plan_save_grid(t0: f64, save: &SaveTimes, max_step: f64) -> Result<Vec<Gr
     let mut a = t0;
     for (index, &b) in save.as_slice().iter().enumerate() {
         if b < t0 {
-            return Err(IntegrateError::SaveTimeBeforeStart { index, value: b, t0 });
+            return Err(IntegrateError::SaveTimeBeforeStart {
+                index,
+                value: b,
+                t0,
+            });
         }
         let steps = step_count(a, b, max_step)?;
-        let dt = if steps > 0 { (b - a) / steps as f64 } else { 0.0 };
-        plan.push(GridInterval { index, from: a, to: b, steps, dt });
+        let dt = if steps > 0 {
+            (b - a) / steps as f64
+        } else {
+            0.0
+        };
+        plan.push(GridInterval {
+            index,
+            from: a,
+            to: b,
+            steps,
+            dt,
+        });
         a = b;
     }
     Ok(plan)

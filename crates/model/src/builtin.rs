@@ -220,7 +220,10 @@ fn ridge_bump_bump(x2: f64) -> f64 {
 /// The closed-form local minimum of [`ridge_bump`] (order of SPEC §1:
 /// γ₁, γ_bias, β₁₁, β₁₂, β₁_bias): (1.5, 4 · mean b, 1.5, 0, 0).
 pub fn ridge_bump_local_minimum() -> Vec<f64> {
-    let mean_bump = (0..7).map(|i| ridge_bump_bump(-1.5 + 0.5 * i as f64)).sum::<f64>() / 7.0;
+    let mean_bump = (0..7)
+        .map(|i| ridge_bump_bump(-1.5 + 0.5 * i as f64))
+        .sum::<f64>()
+        / 7.0;
     vec![1.5, 4.0 * mean_bump, 1.5, 0.0, 0.0]
 }
 
@@ -240,7 +243,9 @@ pub fn ridge_bump_local_minimum() -> Vec<f64> {
 /// initial scale (σ = 0.5) batch training ends in θ* for most starts.
 pub fn tanh_cos() -> Problem {
     let t = 21;
-    let xs: Vec<f64> = (0..t).map(|k| -2.0 + 4.0 * k as f64 / (t - 1) as f64).collect();
+    let xs: Vec<f64> = (0..t)
+        .map(|k| -2.0 + 4.0 * k as f64 / (t - 1) as f64)
+        .collect();
     let (alpha, beta) = tanh_cos_coefficients(&xs);
     let inputs: Vec<Vec<f64>> = xs.iter().map(|&x| vec![x]).collect();
     let targets: Vec<Vec<f64>> = xs
@@ -270,7 +275,10 @@ fn tanh_cos_even(x: f64, alpha: f64, beta: f64) -> f64 {
 fn tanh_cos_coefficients(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let p: Vec<f64> = xs.iter().map(|x| 1.0 / (x.cosh() * x.cosh())).collect();
-    let c: Vec<f64> = xs.iter().map(|x| (std::f64::consts::FRAC_PI_2 * x).cos()).collect();
+    let c: Vec<f64> = xs
+        .iter()
+        .map(|x| (std::f64::consts::FRAC_PI_2 * x).cos())
+        .collect();
     let mp = p.iter().sum::<f64>() / n;
     let mpp = p.iter().map(|v| v * v).sum::<f64>() / n;
     let mc = c.iter().sum::<f64>() / n;

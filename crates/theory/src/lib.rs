@@ -21,7 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use diffapprox_integrate::{integrate_rk4, IntegrateError, Rk4, SaveTimes, VectorField};
+use diffapprox_integrate::{IntegrateError, Rk4, SaveTimes, VectorField, integrate_rk4};
 use diffapprox_model::linalg::{gemm, symmetric_eigen};
 use diffapprox_model::{Evaluator, FiniteSum, ModelError};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2};
@@ -30,7 +30,7 @@ use thiserror::Error;
 mod reference;
 mod stationary;
 pub use reference::{ReferencePath, ReferenceStep};
-pub use stationary::{stationary_covariance, StationaryCovariance};
+pub use stationary::{StationaryCovariance, stationary_covariance};
 
 /// Errors of the theory crate.
 #[derive(Debug, Error)]
@@ -56,7 +56,9 @@ pub enum TheoryError {
         t: f64,
     },
     /// A is not negative definite, so there is no stationary covariance.
-    #[error("A is not negative definite (largest eigenvalue {max_eigenvalue:e}); no stationary covariance")]
+    #[error(
+        "A is not negative definite (largest eigenvalue {max_eigenvalue:e}); no stationary covariance"
+    )]
     NotStable {
         /// Largest eigenvalue of A.
         max_eigenvalue: f64,
@@ -71,7 +73,9 @@ pub struct OdeLimit<'a, M: FiniteSum> {
 impl<'a, M: FiniteSum> OdeLimit<'a, M> {
     /// The vector field of `model`.
     pub fn new(model: &'a M) -> Self {
-        OdeLimit { eval: Evaluator::new(model) }
+        OdeLimit {
+            eval: Evaluator::new(model),
+        }
     }
 }
 
@@ -138,10 +142,19 @@ impl<M: FiniteSum> VectorField for Lyapunov<'_, M> {
         let t0 = std::time::Instant::now();
         self.eval.jacobian(theta, self.a.view_mut());
         let t1 = std::time::Instant::now();
-        self.eval.drift_and_noise_covariance(theta, dtheta, self.r.view_mut());
+        self.eval
+            .drift_and_noise_covariance(theta, dtheta, self.r.view_mut());
         let t2 = std::time::Instant::now();
         let sigma = ArrayView2::from_shape((d, d), sigma).expect("state layout");
-        gemm(self.p.view_mut(), false, self.a.view(), false, sigma, false, 1.0);
+        gemm(
+            self.p.view_mut(),
+            false,
+            self.a.view(),
+            false,
+            sigma,
+            false,
+            1.0,
+        );
         let mut ds = ArrayViewMut2::from_shape((d, d), dsigma).expect("state layout");
         for i in 0..d {
             for j in 0..d {
@@ -185,10 +198,17 @@ pub struct LimitSolution {
 }
 
 /// Integrates the ODE limit θ̄ (and Σ) from θ_0 at t = 0 with RK4 (SPEC §2).
-pub fn solve_limit<M: FiniteSum>(model: &M, theta0: &[f64], opts: &LimitOptions) -> Result<LimitSolution, TheoryError> {
+pub fn solve_limit<M: FiniteSum>(
+    model: &M,
+    theta0: &[f64],
+    opts: &LimitOptions,
+) -> Result<LimitSolution, TheoryError> {
     let d = model.dim();
     if theta0.len() != d {
-        return Err(TheoryError::Dimension { found: theta0.len(), expected: d });
+        return Err(TheoryError::Dimension {
+            found: theta0.len(),
+            expected: d,
+        });
     }
     let save = SaveTimes::new(opts.save_times.clone(), 0.0)?;
     let n = save.len();
@@ -213,13 +233,19 @@ pub fn solve_limit<M: FiniteSum>(model: &M, theta0: &[f64], opts: &LimitOptions)
     } else {
         let mut sys = OdeLimit::new(model);
         let mut y = theta0.to_vec();
-        (integrate_rk4(&mut sys, 0.0, &mut y, &save, opts.step, &mut observe)?, LyapunovTiming::default())
+        (
+            integrate_rk4(&mut sys, 0.0, &mut y, &save, opts.step, &mut observe)?,
+            LyapunovTiming::default(),
+        )
     };
     if let Some(t) = nonfinite {
         return Err(TheoryError::NonFinite { t });
     }
     let mut ev = Evaluator::new(model);
-    let error = theta_bar.iter().map(|th| ev.error(th.as_slice().expect("contiguous"))).collect();
+    let error = theta_bar
+        .iter()
+        .map(|th| ev.error(th.as_slice().expect("contiguous")))
+        .collect();
     Ok(LimitSolution {
         times: save.as_slice().to_vec(),
         theta_bar,
@@ -245,7 +271,10 @@ pub struct OdeLimitStepper<'a, M: FiniteSum> {
 impl<'a, M: FiniteSum> OdeLimitStepper<'a, M> {
     /// A stepper for `model`.
     pub fn new(model: &'a M) -> Self {
-        OdeLimitStepper { field: OdeLimit::new(model), rk4: Rk4::new(model.dim()) }
+        OdeLimitStepper {
+            field: OdeLimit::new(model),
+            rk4: Rk4::new(model.dim()),
+        }
     }
 
     /// θ̄ ← θ̄(t + dt).

@@ -2,7 +2,7 @@
 //! dZ = A(θ̄(t)) Z dt + S(θ̄(t)) dW with S Sᵀ = R(θ̄(t)).
 
 use crate::{OdeLimitStepper, TheoryError};
-use diffapprox_model::{factor_covariance, Evaluator, FactorKind, FiniteSum};
+use diffapprox_model::{Evaluator, FactorKind, FiniteSum, factor_covariance};
 use ndarray::{Array2, ArrayView2};
 
 /// θ̄(t) advanced by RK4, with A and a noise factor S evaluated at the current time on
@@ -38,9 +38,16 @@ impl<'a, M: FiniteSum> ReferencePath<'a, M> {
     pub fn new(model: &'a M, theta0: &[f64], kind: FactorKind) -> Result<Self, TheoryError> {
         let d = model.dim();
         if theta0.len() != d {
-            return Err(TheoryError::Dimension { found: theta0.len(), expected: d });
+            return Err(TheoryError::Dimension {
+                found: theta0.len(),
+                expected: d,
+            });
         }
-        let r_cols = if kind == FactorKind::G { model.n_examples() } else { d };
+        let r_cols = if kind == FactorKind::G {
+            model.n_examples()
+        } else {
+            d
+        };
         Ok(ReferencePath {
             model,
             eval: Evaluator::new(model),
@@ -93,13 +100,22 @@ impl<'a, M: FiniteSum> ReferencePath<'a, M> {
                 self.s.assign(&g);
             }
             kind => {
-                self.eval.drift_and_noise_covariance(&self.theta, &mut self.drift, self.r.view_mut());
+                self.eval.drift_and_noise_covariance(
+                    &self.theta,
+                    &mut self.drift,
+                    self.r.view_mut(),
+                );
                 let f = factor_covariance(self.r.view(), kind)?;
                 self.fell_back |= f.fell_back;
                 self.s.assign(&f.s);
             }
         }
-        Ok(ReferenceStep { t: self.t, theta: &self.theta, a: self.a.view(), s: self.s.view() })
+        Ok(ReferenceStep {
+            t: self.t,
+            theta: &self.theta,
+            a: self.a.view(),
+            s: self.s.view(),
+        })
     }
 
     /// θ̄ ← θ̄(t + dt) by one RK4 step.

@@ -3,8 +3,8 @@
 //! Σ∞ = Q M Qᵀ, M_ij = −(Qᵀ R Q)_ij / (λ_i + λ_j).
 
 use crate::TheoryError;
-use diffapprox_model::linalg::{gemm, symmetric_eigen, symmetrize};
 use diffapprox_model::ModelError;
+use diffapprox_model::linalg::{gemm, symmetric_eigen, symmetrize};
 use ndarray::{Array2, ArrayView2};
 
 /// Σ∞ and the spectrum of A*.
@@ -26,26 +26,58 @@ pub struct StationaryCovariance {
 /// assert!((s.sigma[(0, 1)] - 1.0 / 3.0).abs() < 1e-14);
 /// # Ok::<(), diffapprox_theory::TheoryError>(())
 /// ```
-pub fn stationary_covariance(a: ArrayView2<'_, f64>, r: ArrayView2<'_, f64>) -> Result<StationaryCovariance, TheoryError> {
+pub fn stationary_covariance(
+    a: ArrayView2<'_, f64>,
+    r: ArrayView2<'_, f64>,
+) -> Result<StationaryCovariance, TheoryError> {
     let d = a.nrows();
     let (lambda, q) = symmetric_eigen(a).ok_or(TheoryError::Model(ModelError::Eigen))?;
     let max = lambda.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !(max < 0.0) {
-        return Err(TheoryError::NotStable { max_eigenvalue: max });
+        return Err(TheoryError::NotStable {
+            max_eigenvalue: max,
+        });
     }
     // R̃ = Qᵀ R Q
     let mut tmp = Array2::zeros((d, d));
     gemm(tmp.view_mut(), false, q.view(), true, r, false, 1.0);
     let mut rt = Array2::zeros((d, d));
-    gemm(rt.view_mut(), false, tmp.view(), false, q.view(), false, 1.0);
+    gemm(
+        rt.view_mut(),
+        false,
+        tmp.view(),
+        false,
+        q.view(),
+        false,
+        1.0,
+    );
     for i in 0..d {
         for j in 0..d {
             rt[(i, j)] = -rt[(i, j)] / (lambda[i] + lambda[j]);
         }
     }
-    gemm(tmp.view_mut(), false, q.view(), false, rt.view(), false, 1.0);
+    gemm(
+        tmp.view_mut(),
+        false,
+        q.view(),
+        false,
+        rt.view(),
+        false,
+        1.0,
+    );
     let mut sigma = Array2::zeros((d, d));
-    gemm(sigma.view_mut(), false, tmp.view(), false, q.view(), true, 1.0);
+    gemm(
+        sigma.view_mut(),
+        false,
+        tmp.view(),
+        false,
+        q.view(),
+        true,
+        1.0,
+    );
     symmetrize(sigma.view_mut());
-    Ok(StationaryCovariance { sigma, eigenvalues: lambda })
+    Ok(StationaryCovariance {
+        sigma,
+        eigenvalues: lambda,
+    })
 }

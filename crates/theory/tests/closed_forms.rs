@@ -2,7 +2,7 @@
 //! and the stationary covariance against its defining equation.
 
 use diffapprox_model::{Evaluator, FiniteSum, LinearLeastSquares};
-use diffapprox_theory::{eigen_symmetric, solve_limit, stationary_covariance, LimitOptions};
+use diffapprox_theory::{LimitOptions, eigen_symmetric, solve_limit, stationary_covariance};
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -33,7 +33,11 @@ fn sigma_closed_form(a: &Array2<f64>, r: &Array2<f64>, t: f64) -> Array2<f64> {
     let d = lambda.len();
     let m = Array2::from_shape_fn((d, d), |(i, j)| {
         let s = lambda[i] + lambda[j];
-        if s.abs() < 1e-14 { rt[(i, j)] * t } else { rt[(i, j)] * (s * t).exp_m1() / s }
+        if s.abs() < 1e-14 {
+            rt[(i, j)] * t
+        } else {
+            rt[(i, j)] * (s * t).exp_m1() / s
+        }
     });
     q.dot(&m).dot(&q.t())
 }
@@ -45,7 +49,16 @@ fn lyapunov_matches_closed_form_for_constant_a_and_r() {
     let r = m.noise_covariance_closed_form();
     let theta0 = vec![0.3, -0.2, 0.5, 1.0, -1.0];
     let times = vec![0.25, 1.0, 2.5];
-    let sol = solve_limit(&m, &theta0, &LimitOptions { save_times: times.clone(), step: 1e-3, covariance: true }).unwrap();
+    let sol = solve_limit(
+        &m,
+        &theta0,
+        &LimitOptions {
+            save_times: times.clone(),
+            step: 1e-3,
+            covariance: true,
+        },
+    )
+    .unwrap();
     // θ̄(t) = θ* + Q e^{Λt} Qᵀ (θ0 − θ*)
     let star = m.minimiser().unwrap();
     let (lambda, q) = eigen_symmetric(a.view()).unwrap();
@@ -53,7 +66,9 @@ fn lyapunov_matches_closed_form_for_constant_a_and_r() {
         let dev = q.t().dot(&(Array1::from(theta0.clone()) - &star));
         let dev = Array1::from_shape_fn(dev.len(), |i| dev[i] * (lambda[i] * t).exp());
         let exact = &star + &q.dot(&dev);
-        let err = (&sol.theta_bar[k] - &exact).mapv(f64::abs).fold(0.0_f64, |a, &b| a.max(b));
+        let err = (&sol.theta_bar[k] - &exact)
+            .mapv(f64::abs)
+            .fold(0.0_f64, |a, &b| a.max(b));
         // RK4 global error C·Δ⁴ with Δ = 1e-3 and |λ| ≤ ~4 is ~1e-12; 1e-10 leaves room for rounding.
         assert!(err < 1e-10, "θ̄ at t={t}: max error {err}");
         let exact_sigma = sigma_closed_form(&a, &r, t);
@@ -70,7 +85,11 @@ fn lyapunov_error_is_fourth_order() {
     // a stiffer A (design scaled by 2) keeps the error above rounding at moderate steps
     let base = model(3, 6, 4, 9);
     let b = base.design() * 2.0;
-    let m = LinearLeastSquares::new(b, Array2::from_shape_fn((9, 6), |(i, j)| ((i * 7 + j * 3) % 5) as f64 - 2.0)).unwrap();
+    let m = LinearLeastSquares::new(
+        b,
+        Array2::from_shape_fn((9, 6), |(i, j)| ((i * 7 + j * 3) % 5) as f64 - 2.0),
+    )
+    .unwrap();
     let a = m.jacobian_closed_form();
     let r = m.noise_covariance_closed_form();
     let exact = sigma_closed_form(&a, &r, 1.0);
@@ -78,13 +97,25 @@ fn lyapunov_error_is_fourth_order() {
     let errs: Vec<f64> = [0.04, 0.02, 0.01]
         .iter()
         .map(|&h| {
-            let sol = solve_limit(&m, &theta0, &LimitOptions { save_times: vec![1.0], step: h, covariance: true }).unwrap();
+            let sol = solve_limit(
+                &m,
+                &theta0,
+                &LimitOptions {
+                    save_times: vec![1.0],
+                    step: h,
+                    covariance: true,
+                },
+            )
+            .unwrap();
             rel_frobenius(&sol.sigma.unwrap()[0], &exact)
         })
         .collect();
     for w in errs.windows(2) {
         let order = (w[0] / w[1]).log2();
-        assert!((3.8..=4.2).contains(&order), "observed order {order}, errors {errs:?}");
+        assert!(
+            (3.8..=4.2).contains(&order),
+            "observed order {order}, errors {errs:?}"
+        );
     }
 }
 
@@ -116,7 +147,16 @@ fn xor_sigma_is_symmetric_and_psd() {
     let p = diffapprox_model::Problem::resolve("xor").unwrap();
     let obj = p.objective();
     let th0 = p.initial_point(1, 0.5);
-    let sol = solve_limit(&obj, &th0, &LimitOptions { save_times: vec![0.0, 1.0, 4.0], step: 0.01, covariance: true }).unwrap();
+    let sol = solve_limit(
+        &obj,
+        &th0,
+        &LimitOptions {
+            save_times: vec![0.0, 1.0, 4.0],
+            step: 0.01,
+            covariance: true,
+        },
+    )
+    .unwrap();
     let sig = sol.sigma.unwrap();
     assert!(sig[0].iter().all(|&v| v == 0.0));
     for s in &sig[1..] {

@@ -14,7 +14,11 @@ pub struct BenchArgs {
 
 /// Runs the benchmarks and prints one line per case.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    println!("diffapprox {} benchmarks ({} cores)", env!("CARGO_PKG_VERSION"), std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "diffapprox {} benchmarks ({} cores)",
+        env!("CARGO_PKG_VERSION"),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     for line in diffapprox_ensemble::bench::run_all(args.quick) {
         println!("{line}");
     }

@@ -10,11 +10,11 @@ use crate::usage::{positive_finite, usage_error};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use diffapprox_ensemble::{
-    run_blocks, run_linear_sde, EnsembleStats, NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan,
-    SmeSimulator, BLOCK,
+    BLOCK, EnsembleStats, NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan,
+    SmeSimulator, run_blocks, run_linear_sde,
 };
 use diffapprox_model::FactorKind;
-use diffapprox_theory::{solve_limit, LimitOptions};
+use diffapprox_theory::{LimitOptions, solve_limit};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -155,13 +155,18 @@ impl EnsembleArgs {
         }
         for w in self.save_times.windows(2) {
             if w[1] <= w[0] {
-                return Err(usage_error(format!("--save-times must be strictly increasing: {} comes after {}", w[1], w[0])));
+                return Err(usage_error(format!(
+                    "--save-times must be strictly increasing: {} comes after {}",
+                    w[1], w[0]
+                )));
             }
         }
         if let Some(t) = self.t_end {
             let last = *self.save_times.last().expect("non-empty");
             if last > t {
-                return Err(usage_error(format!("--save-times: {last} lies beyond --t-end {t}")));
+                return Err(usage_error(format!(
+                    "--save-times: {last} lies beyond --t-end {t}"
+                )));
             }
         }
         Ok(self.save_times.clone())
@@ -225,13 +230,30 @@ fn warn_divergence(stats: &EnsembleStats) {
 }
 
 fn options(c: &EnsembleArgs) -> RunOptions {
-    RunOptions { members: c.members, first_member: c.first_member, keep: c.keep, chunk_blocks: c.chunk.div_ceil(BLOCK as u64).max(1) as usize }
+    RunOptions {
+        members: c.members,
+        first_member: c.first_member,
+        keep: c.keep,
+        chunk_blocks: c.chunk.div_ceil(BLOCK as u64).max(1) as usize,
+    }
 }
 
-fn theta_bar_at(resolved: &ResolvedProblem, times: &[f64], step: f64) -> anyhow::Result<Vec<Array1<f64>>> {
+fn theta_bar_at(
+    resolved: &ResolvedProblem,
+    times: &[f64],
+    step: f64,
+) -> anyhow::Result<Vec<Array1<f64>>> {
     let obj = resolved.problem.objective();
-    let sol = solve_limit(&obj, &resolved.theta0, &LimitOptions { save_times: times.to_vec(), step, covariance: false })
-        .context("integrating θ̄ for the statistics of Z")?;
+    let sol = solve_limit(
+        &obj,
+        &resolved.theta0,
+        &LimitOptions {
+            save_times: times.to_vec(),
+            step,
+            covariance: false,
+        },
+    )
+    .context("integrating θ̄ for the statistics of Z")?;
     Ok(sol.theta_bar)
 }
 
@@ -246,11 +268,18 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
         SamplingArg::Replacement => Sampling::Replacement,
         SamplingArg::Reshuffle => Sampling::Reshuffle,
     };
-    let plan = SgdPlan::new(&SgdConfig { eta: c.eta, batch: args.batch, sampling, save_times: times.clone() })
-        .map_err(|e| usage_error(format!("--{e}")))?;
+    let plan = SgdPlan::new(&SgdConfig {
+        eta: c.eta,
+        batch: args.batch,
+        sampling,
+        save_times: times.clone(),
+    })
+    .map_err(|e| usage_error(format!("--{e}")))?;
     let sim = NetworkSgd::new(&obj, &plan, &resolved.theta0, c.seed, None);
     let bar = progress::bar(c.members, "simple backprop");
-    let stats = with_threads(c.threads, || run_blocks(&sim, times.clone(), &options(c), &|n| bar.set_position(n)))?;
+    let stats = with_threads(c.threads, || {
+        run_blocks(&sim, times.clone(), &options(c), &|n| bar.set_position(n))
+    })?;
     bar.finish_and_clear();
     warn_divergence(&stats);
     let bar_theta = theta_bar_at(&resolved, &times, c.limit_step)?;
@@ -295,7 +324,9 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
         z_cov: Some(z_cov),
         kept: stats.kept.clone(),
     };
-    emit(c.out.as_deref(), "the ensemble statistics", |w| write_json(w, &json, c.pretty))
+    emit(c.out.as_deref(), "the ensemble statistics", |w| {
+        write_json(w, &json, c.pretty)
+    })
 }
 
 /// Runs `diffapprox sde`.
@@ -317,17 +348,25 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
     let bar = progress::bar(c.members, "SDE ensemble");
     let json = match args.model {
         SdeModel::Linear => {
-            let (stats, info) = with_threads(c.threads, || run_linear_sde(&obj, &resolved.theta0, &cfg, &|n| bar.set_position(n)))?
-                .context("running the linear SDE ensemble")?;
+            let (stats, info) = with_threads(c.threads, || {
+                run_linear_sde(&obj, &resolved.theta0, &cfg, &|n| bar.set_position(n))
+            })?
+            .context("running the linear SDE ensemble")?;
             bar.finish_and_clear();
             if info.cholesky_fell_back {
-                eprintln!("note: R is singular along the path; the Cholesky factor fell back to the eigendecomposition");
+                eprintln!(
+                    "note: R is singular along the path; the Cholesky factor fell back to the eigendecomposition"
+                );
             }
             warn_divergence(&stats);
             let z_means = stats.means();
             let z_covs = stats.covariances();
             // θ^η ≈ θ̄ + √η Z
-            let mean = z_means.iter().zip(&info.theta_bar).map(|(z, b)| (b + &(z * c.eta.sqrt())).to_vec()).collect();
+            let mean = z_means
+                .iter()
+                .zip(&info.theta_bar)
+                .map(|(z, b)| (b + &(z * c.eta.sqrt())).to_vec())
+                .collect();
             let cov = z_covs.iter().map(|z| rows(&(z * c.eta))).collect();
             let kept = stats.kept.clone();
             EnsembleJson {
@@ -340,7 +379,10 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
                 rng: RNG,
                 init: resolved.origin,
                 theta0: &resolved.theta0,
-                replica: format!("linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {})", args.step, args.factor, info.noise_dim),
+                replica: format!(
+                    "linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {})",
+                    args.step, args.factor, info.noise_dim
+                ),
                 note: Some("mean and cov are those of θ̄ + √η Z; kept rows are Z".into()),
                 times: &times,
                 mean,
@@ -354,8 +396,11 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
             .to_value()
         }
         SdeModel::Sme => {
-            let sim = SmeSimulator::new(&obj, &resolved.theta0, c.eta, &cfg).map_err(|e| usage_error(format!("--{e}")))?;
-            let stats = with_threads(c.threads, || run_blocks(&sim, times.clone(), &options(c), &|n| bar.set_position(n)))?;
+            let sim = SmeSimulator::new(&obj, &resolved.theta0, c.eta, &cfg)
+                .map_err(|e| usage_error(format!("--{e}")))?;
+            let stats = with_threads(c.threads, || {
+                run_blocks(&sim, times.clone(), &options(c), &|n| bar.set_position(n))
+            })?;
             bar.finish_and_clear();
             warn_divergence(&stats);
             EnsembleJson {
@@ -368,7 +413,10 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
                 rng: RNG,
                 init: resolved.origin,
                 theta0: &resolved.theta0,
-                replica: format!("first-order SME, Euler–Maruyama step {}, noise factor G", args.step),
+                replica: format!(
+                    "first-order SME, Euler–Maruyama step {}, noise factor G",
+                    args.step
+                ),
                 note: None,
                 times: &times,
                 mean: stats.means().iter().map(|m| m.to_vec()).collect(),
@@ -382,7 +430,9 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
             .to_value()
         }
     }?;
-    emit(c.out.as_deref(), "the ensemble statistics", |w| write_json(w, &json, c.pretty))
+    emit(c.out.as_deref(), "the ensemble statistics", |w| {
+        write_json(w, &json, c.pretty)
+    })
 }
 
 impl EnsembleJson<'_> {

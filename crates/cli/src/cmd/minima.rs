@@ -9,7 +9,9 @@ use crate::threads::{parse_threads, with_threads};
 use crate::usage::{nonnegative_finite, positive_finite, usage_error};
 use anyhow::Context;
 use clap::Args;
-use diffapprox_experiments::minima::{run_minima, EscapeTimes, MinimaConfig, MinimaReport, OutcomeCounts};
+use diffapprox_experiments::minima::{
+    EscapeTimes, MinimaConfig, MinimaReport, OutcomeCounts, run_minima,
+};
 use diffapprox_model::Problem;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -102,7 +104,8 @@ impl MinimaArgs {
     pub fn config(&self) -> anyhow::Result<MinimaConfig> {
         let mut c = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("--config `{}`", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--config `{}`", path.display()))?;
                 serde_json::from_str::<MinimaConfig>(&text)
                     .map_err(|e| usage_error(format!("--config `{}`: {e}", path.display())))?
             }
@@ -161,7 +164,8 @@ impl MinimaArgs {
 /// Runs `diffapprox minima`.
 pub fn run(args: &MinimaArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
-    let problem = Problem::resolve(&args.problem).with_context(|| format!("--problem `{}`", args.problem))?;
+    let problem =
+        Problem::resolve(&args.problem).with_context(|| format!("--problem `{}`", args.problem))?;
     let dir = output_dir(args.out.as_deref(), &problem.name)?;
     let clock = std::time::Instant::now();
     let spinner = crate::progress::spinner("minima");
@@ -209,26 +213,44 @@ fn output_dir(out: Option<&Path>, problem: &str) -> anyhow::Result<PathBuf> {
     let dir = match out {
         Some(d) => d.to_path_buf(),
         None => {
-            let name: String =
-                problem.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' }).collect();
+            let name: String = problem
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
             Path::new("minima-out").join(name)
         }
     };
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!("--out `{}` exists and is not a directory", dir.display());
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("--out `{}`: cannot create the directory", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("--out `{}`: cannot create the directory", dir.display()))?;
     Ok(dir)
 }
 
 fn pct(f: &diffapprox_experiments::minima::Fraction) -> String {
-    format!("{:5.1} % [{:5.1}, {:5.1}]", 100.0 * f.p, 100.0 * f.low, 100.0 * f.high)
+    format!(
+        "{:5.1} % [{:5.1}, {:5.1}]",
+        100.0 * f.p,
+        100.0 * f.low,
+        100.0 * f.high
+    )
 }
 
 fn print_table(out: &mut dyn Write, r: &MinimaReport, wall: f64) -> anyhow::Result<()> {
     let l = &r.local_minimum;
     let c = &r.config;
-    writeln!(out, "problem {} (d = {}, T = {}), seed {}, {} initial points (σ = {}), t = {}, {} members each", r.problem, r.d, r.examples, c.seed, c.inits, c.init_scale, c.t_budget, c.members)?;
+    writeln!(
+        out,
+        "problem {} (d = {}, T = {}), seed {}, {} initial points (σ = {}), t = {}, {} members each",
+        r.problem, r.d, r.examples, c.seed, c.inits, c.init_scale, c.t_budget, c.members
+    )?;
     writeln!(
         out,
         "local minimum: E = {:.6} (global {:.6}), ‖h‖ = {:.1e}, eig A in [{:.4}, {:.4}], relaxation time {:.1}, verified: {}",
@@ -240,23 +262,78 @@ fn print_table(out: &mut dyn Write, r: &MinimaReport, wall: f64) -> anyhow::Resu
         l.relaxation_time,
         l.verified
     )?;
-    writeln!(out, "\nfluctuation at θ* (simple backprop vs η Σ(t), t = {:.1}):", r.fluctuations.first().map_or(f64::NAN, |f| f.t))?;
-    writeln!(out, "  {:>8}  {:>6}  {:>9}  {:>11}  {:>10}  {:>8}", "eta", "used", "rel.Frob", "noise floor", "worst ratio", "excluded")?;
+    writeln!(
+        out,
+        "\nfluctuation at θ* (simple backprop vs η Σ(t), t = {:.1}):",
+        r.fluctuations.first().map_or(f64::NAN, |f| f.t)
+    )?;
+    writeln!(
+        out,
+        "  {:>8}  {:>6}  {:>9}  {:>11}  {:>10}  {:>8}",
+        "eta", "used", "rel.Frob", "noise floor", "worst ratio", "excluded"
+    )?;
     for f in &r.fluctuations {
-        let worst = f.directions.iter().map(|v| v.ratio).fold(1.0_f64, |w, x| if (x - 1.0).abs() > (w - 1.0).abs() { x } else { w });
-        writeln!(out, "  {:>8}  {:>6}  {:>9.4}  {:>11.4}  {:>10.3}  {:>8}", f.eta, f.used, f.relative_frobenius, f.noise_floor, worst, f.excluded)?;
+        let worst = f.directions.iter().map(|v| v.ratio).fold(1.0_f64, |w, x| {
+            if (x - 1.0).abs() > (w - 1.0).abs() {
+                x
+            } else {
+                w
+            }
+        });
+        writeln!(
+            out,
+            "  {:>8}  {:>6}  {:>9.4}  {:>11.4}  {:>10.3}  {:>8}",
+            f.eta, f.used, f.relative_frobenius, f.noise_floor, worst, f.excluded
+        )?;
     }
-    writeln!(out, "\nleft the basin of θ* by t = {} (started at θ*):", c.escape_horizon())?;
-    writeln!(out, "  {:>8}  {:>26}  {:>10}  {:>26}  {:>10}", "eta", "simple backprop", "rate", "SME", "rate")?;
+    writeln!(
+        out,
+        "\nleft the basin of θ* by t = {} (started at θ*):",
+        c.escape_horizon()
+    )?;
+    writeln!(
+        out,
+        "  {:>8}  {:>26}  {:>10}  {:>26}  {:>10}",
+        "eta", "simple backprop", "rate", "SME", "rate"
+    )?;
     for e in &r.escape {
-        let (sme, sr) = e.sme.as_ref().map_or(("-".to_string(), "-".to_string()), |s| (pct(&s.escaped_fraction), format!("{:.3e}", s.rate)));
-        writeln!(out, "  {:>8}  {:>26}  {:>10.3e}  {:>26}  {:>10}", e.eta, pct(&e.sgd.escaped_fraction), e.sgd.rate, sme, sr)?;
+        let (sme, sr) = e
+            .sme
+            .as_ref()
+            .map_or(("-".to_string(), "-".to_string()), |s| {
+                (pct(&s.escaped_fraction), format!("{:.3e}", s.rate))
+            });
+        writeln!(
+            out,
+            "  {:>8}  {:>26}  {:>10.3e}  {:>26}  {:>10}",
+            e.eta,
+            pct(&e.sgd.escaped_fraction),
+            e.sgd.rate,
+            sme,
+            sr
+        )?;
     }
-    writeln!(out, "\nends at the verified local minimum (from {} initial points):", c.inits)?;
-    writeln!(out, "  {:>8}  {:>26}  {:>26}  {:>26}  separated", "eta", "batch training", "simple backprop", "SME")?;
+    writeln!(
+        out,
+        "\nends at the verified local minimum (from {} initial points):",
+        c.inits
+    )?;
+    writeln!(
+        out,
+        "  {:>8}  {:>26}  {:>26}  {:>26}  separated",
+        "eta", "batch training", "simple backprop", "SME"
+    )?;
     for i in &r.inits {
         let sme = i.sme.as_ref().map_or("-".to_string(), |s| pct(&s.stuck));
-        writeln!(out, "  {:>8}  {:>26}  {:>26}  {:>26}  {}", i.eta, pct(&i.batch.stuck), pct(&i.sgd.stuck), sme, if i.separated { "yes" } else { "no" })?;
+        writeln!(
+            out,
+            "  {:>8}  {:>26}  {:>26}  {:>26}  {}",
+            i.eta,
+            pct(&i.batch.stuck),
+            pct(&i.sgd.stuck),
+            sme,
+            if i.separated { "yes" } else { "no" }
+        )?;
     }
     writeln!(out, "\n{:.1} s", wall)?;
     Ok(())
@@ -296,14 +373,23 @@ fn escape_row(name: &str, eta: f64, e: &EscapeTimes) -> String {
 }
 
 fn vec_text(v: &[f64]) -> String {
-    format!("({})", v.iter().map(|x| format!("{x:.6}")).collect::<Vec<_>>().join(", "))
+    format!(
+        "({})",
+        v.iter()
+            .map(|x| format!("{x:.6}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn markdown(r: &MinimaReport, wall: f64) -> String {
     let c = &r.config;
     let l = &r.local_minimum;
     let mut s = String::new();
-    s.push_str(&format!("# Resistance to local minima: `{}`\n\n", r.problem));
+    s.push_str(&format!(
+        "# Resistance to local minima: `{}`\n\n",
+        r.problem
+    ));
     if let Some(d) = &r.description {
         s.push_str(&format!("{d}\n\n"));
     }
@@ -373,7 +459,11 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
         r.stationary.trace_r, r.stationary.lyapunov_residual
     ));
     for f in &r.fluctuations {
-        let dirs: Vec<String> = f.directions.iter().map(|v| format!("{:.3}: {:.3} ± {:.3}", v.eigenvalue, v.ratio, v.ratio_se)).collect();
+        let dirs: Vec<String> = f
+            .directions
+            .iter()
+            .map(|v| format!("{:.3}: {:.3} ± {:.3}", v.eigenvalue, v.ratio, v.ratio_se))
+            .collect();
         s.push_str(&format!(
             "| {} | {:.1} | {} | {} | {:.4} | {:.4} | {:.2} (± {:.2}) | {} |\n",
             f.eta,
@@ -401,7 +491,11 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
     ));
     for e in &r.escape {
         s.push_str(&escape_row("simple backprop, basin", e.eta, &e.sgd));
-        s.push_str(&escape_row("simple backprop, E threshold", e.eta, &e.sgd_threshold));
+        s.push_str(&escape_row(
+            "simple backprop, E threshold",
+            e.eta,
+            &e.sgd_threshold,
+        ));
         if let (Some(m), Some(mt)) = (&e.sme, &e.sme_threshold) {
             s.push_str(&escape_row("SME, basin", e.eta, m));
             s.push_str(&escape_row("SME, E threshold", e.eta, mt));
@@ -410,7 +504,10 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
     if !r.escape_fits.is_empty() {
         s.push_str("\nFits ln(rate) = a − b/η of the basin-criterion rates (weights: number of escapes):\n\n");
         for f in &r.escape_fits {
-            s.push_str(&format!("- {}: b = {:.4} ± {:.4}, a = {:.3} ({} learning rates)\n", f.process, f.barrier, f.barrier_se, f.intercept, f.points));
+            s.push_str(&format!(
+                "- {}: b = {:.4} ± {:.4}, a = {:.3} ({} learning rates)\n",
+                f.process, f.barrier, f.barrier_se, f.intercept, f.points
+            ));
         }
     }
     s.push_str(&format!(
@@ -424,10 +521,22 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
         c.inits, c.descent.flow_time
     ));
     for i in &r.inits {
-        s.push_str(&format!("| {} {}", i.eta, outcome_row("batch training", &i.batch).trim_start_matches('|')));
-        s.push_str(&format!("| {} {}", i.eta, outcome_row("simple backprop", &i.sgd).trim_start_matches('|')));
+        s.push_str(&format!(
+            "| {} {}",
+            i.eta,
+            outcome_row("batch training", &i.batch).trim_start_matches('|')
+        ));
+        s.push_str(&format!(
+            "| {} {}",
+            i.eta,
+            outcome_row("simple backprop", &i.sgd).trim_start_matches('|')
+        ));
         if let Some(m) = &i.sme {
-            s.push_str(&format!("| {} {}", i.eta, outcome_row("SME", m).trim_start_matches('|')));
+            s.push_str(&format!(
+                "| {} {}",
+                i.eta,
+                outcome_row("SME", m).trim_start_matches('|')
+            ));
         }
     }
     s.push_str(
@@ -453,11 +562,22 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
         .inits
         .iter()
         .flat_map(|i| {
-            [("batch training", Some(&i.batch)), ("simple backprop", Some(&i.sgd)), ("SME", i.sme.as_ref())]
-                .into_iter()
-                .filter_map(move |(name, o)| {
-                    o.and_then(|o| o.plateau_error.map(|e| format!("η = {}, {name}: E from {:.4} to {:.4} (median {:.4})", i.eta, e[0], e[2], e[1])))
+            [
+                ("batch training", Some(&i.batch)),
+                ("simple backprop", Some(&i.sgd)),
+                ("SME", i.sme.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(move |(name, o)| {
+                o.and_then(|o| {
+                    o.plateau_error.map(|e| {
+                        format!(
+                            "η = {}, {name}: E from {:.4} to {:.4} (median {:.4})",
+                            i.eta, e[0], e[2], e[1]
+                        )
+                    })
                 })
+            })
         })
         .collect();
     if !plateaus.is_empty() {
@@ -528,11 +648,20 @@ fn stuck_svg(r: &MinimaReport) -> anyhow::Result<String> {
         let ymax = r
             .inits
             .iter()
-            .flat_map(|i| [Some(i.batch.stuck.high), Some(i.sgd.stuck.high), i.sme.as_ref().map(|s| s.stuck.high)])
+            .flat_map(|i| {
+                [
+                    Some(i.batch.stuck.high),
+                    Some(i.sgd.stuck.high),
+                    i.sme.as_ref().map(|s| s.stuck.high),
+                ]
+            })
             .flatten()
             .fold(0.05_f64, f64::max);
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{}: runs ending at the local minimum θ*", r.problem), (FONT, 18))
+            .caption(
+                format!("{}: runs ending at the local minimum θ*", r.problem),
+                (FONT, 18),
+            )
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(60)
@@ -549,13 +678,43 @@ fn stuck_svg(r: &MinimaReport) -> anyhow::Result<String> {
         // (label, colour, x offset, [(η, p, low, high)])
         type Points = Vec<(f64, f64, f64, f64)>;
         let series: Vec<(&str, RGBColor, f64, Points)> = vec![
-            ("batch training", BLUE, -dx, r.inits.iter().map(|i| (i.eta, i.batch.stuck.p, i.batch.stuck.low, i.batch.stuck.high)).collect()),
-            ("simple backprop", RED, 0.0, r.inits.iter().map(|i| (i.eta, i.sgd.stuck.p, i.sgd.stuck.low, i.sgd.stuck.high)).collect()),
+            (
+                "batch training",
+                BLUE,
+                -dx,
+                r.inits
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.eta,
+                            i.batch.stuck.p,
+                            i.batch.stuck.low,
+                            i.batch.stuck.high,
+                        )
+                    })
+                    .collect(),
+            ),
+            (
+                "simple backprop",
+                RED,
+                0.0,
+                r.inits
+                    .iter()
+                    .map(|i| (i.eta, i.sgd.stuck.p, i.sgd.stuck.low, i.sgd.stuck.high))
+                    .collect(),
+            ),
             (
                 "SME (subset of starts)",
                 GREEN,
                 dx,
-                r.inits.iter().filter_map(|i| i.sme.as_ref().map(|s| (i.eta, s.stuck.p, s.stuck.low, s.stuck.high))).collect(),
+                r.inits
+                    .iter()
+                    .filter_map(|i| {
+                        i.sme
+                            .as_ref()
+                            .map(|s| (i.eta, s.stuck.p, s.stuck.low, s.stuck.high))
+                    })
+                    .collect(),
             ),
         ];
         for (label, colour, shift, pts) in series {
@@ -564,9 +723,15 @@ fn stuck_svg(r: &MinimaReport) -> anyhow::Result<String> {
             }
             for &(x, _, lo, hi) in &pts {
                 let x = x + shift;
-                chart.draw_series(std::iter::once(PathElement::new(vec![(x, lo), (x, hi)], colour.stroke_width(2))))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    colour.stroke_width(2),
+                )))?;
                 for y in [lo, hi] {
-                    chart.draw_series(std::iter::once(PathElement::new(vec![(x - 0.4 * dx, y), (x + 0.4 * dx, y)], colour.stroke_width(2))))?;
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        vec![(x - 0.4 * dx, y), (x + 0.4 * dx, y)],
+                        colour.stroke_width(2),
+                    )))?;
                 }
             }
             let line: Vec<(f64, f64)> = pts.iter().map(|&(x, p, _, _)| (x + shift, p)).collect();
@@ -598,17 +763,28 @@ fn escape_svg(r: &MinimaReport) -> anyhow::Result<String> {
             let edges = &e.sgd.bin_edges;
             let x1 = edges.last().copied().unwrap_or(1.0);
             let width = edges.get(1).copied().unwrap_or(x1) - edges[0];
-            let density = |h: &EscapeTimes| -> Vec<f64> { h.histogram.iter().map(|&c| c as f64 / (h.members as f64 * width)).collect() };
+            let density = |h: &EscapeTimes| -> Vec<f64> {
+                h.histogram
+                    .iter()
+                    .map(|&c| c as f64 / (h.members as f64 * width))
+                    .collect()
+            };
             let sgd = density(&e.sgd);
             let sme = e.sme.as_ref().map(density);
-            let ymax = sgd.iter().chain(sme.iter().flatten()).fold(1e-12_f64, |a, &b| a.max(b));
+            let ymax = sgd
+                .iter()
+                .chain(sme.iter().flatten())
+                .fold(1e-12_f64, |a, &b| a.max(b));
             let mut chart = ChartBuilder::on(area)
                 .caption(
                     format!(
                         "η = {}: escaped {:.0} % (SGD){}",
                         e.eta,
                         100.0 * e.sgd.escaped_fraction.p,
-                        e.sme.as_ref().map_or(String::new(), |s| format!(", {:.0} % (SME)", 100.0 * s.escaped_fraction.p))
+                        e.sme.as_ref().map_or(String::new(), |s| format!(
+                            ", {:.0} % (SME)",
+                            100.0 * s.escaped_fraction.p
+                        ))
                     ),
                     (FONT, 14),
                 )
@@ -629,7 +805,9 @@ fn escape_svg(r: &MinimaReport) -> anyhow::Result<String> {
                     Rectangle::new([(edges[b], 0.0), (edges[b + 1], v)], RED.mix(0.45).filled())
                 }))?
                 .label("simple backprop")
-                .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], RED.mix(0.45).filled()));
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], RED.mix(0.45).filled())
+                });
             if let Some(sme) = &sme {
                 let mut outline = vec![(0.0, 0.0)];
                 for (b, &v) in sme.iter().enumerate() {
@@ -640,7 +818,9 @@ fn escape_svg(r: &MinimaReport) -> anyhow::Result<String> {
                 chart
                     .draw_series(LineSeries::new(outline, GREEN.stroke_width(2)))?
                     .label("SME")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], GREEN.stroke_width(2)));
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 14, y)], GREEN.stroke_width(2))
+                    });
             }
             chart
                 .configure_series_labels()
@@ -664,7 +844,11 @@ fn rate_svg(r: &MinimaReport) -> anyhow::Result<String> {
             let pad = 0.08 * (hi - lo).max(1e-9 * hi.abs().max(1.0));
             (lo - pad, hi + pad)
         };
-        let floor = r.escape.iter().map(|e| 0.3 / (e.sgd.members as f64 * e.sgd.bin_edges.last().copied().unwrap_or(1.0))).fold(f64::INFINITY, f64::min);
+        let floor = r
+            .escape
+            .iter()
+            .map(|e| 0.3 / (e.sgd.members as f64 * e.sgd.bin_edges.last().copied().unwrap_or(1.0)))
+            .fold(f64::INFINITY, f64::min);
         let vals = r.escape.iter().flat_map(|e| {
             let mut v = vec![e.sgd.rate_high, e.sgd.rate.max(floor)];
             if let Some(s) = &e.sme {
@@ -675,7 +859,13 @@ fn rate_svg(r: &MinimaReport) -> anyhow::Result<String> {
         });
         let (y0, y1) = log_range(vals.chain(std::iter::once(floor)));
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{}: escape rate from θ* (zero rates drawn at the floor)", r.problem), (FONT, 17))
+            .caption(
+                format!(
+                    "{}: escape rate from θ* (zero rates drawn at the floor)",
+                    r.problem
+                ),
+                (FONT, 17),
+            )
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(70)
@@ -688,14 +878,24 @@ fn rate_svg(r: &MinimaReport) -> anyhow::Result<String> {
             .axis_desc_style((FONT, 14))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        let mut draw = |label: &str, colour: RGBColor, dx: f64, pts: Vec<(f64, f64, f64, f64)>| -> anyhow::Result<()> {
+        let mut draw = |label: &str,
+                        colour: RGBColor,
+                        dx: f64,
+                        pts: Vec<(f64, f64, f64, f64)>|
+         -> anyhow::Result<()> {
             if pts.is_empty() {
                 return Ok(());
             }
             for &(x, _, lo, hi) in &pts {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(x + dx, lo.max(floor)), (x + dx, hi.max(floor))], colour.stroke_width(2))))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x + dx, lo.max(floor)), (x + dx, hi.max(floor))],
+                    colour.stroke_width(2),
+                )))?;
             }
-            let line: Vec<(f64, f64)> = pts.iter().map(|&(x, p, _, _)| (x + dx, p.max(floor))).collect();
+            let line: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|&(x, p, _, _)| (x + dx, p.max(floor)))
+                .collect();
             chart.draw_series(LineSeries::new(line.clone(), colour.stroke_width(1)))?;
             chart
                 .draw_series(line.iter().map(|&p| Circle::new(p, 4, colour.filled())))?
@@ -704,8 +904,28 @@ fn rate_svg(r: &MinimaReport) -> anyhow::Result<String> {
             Ok(())
         };
         let dx = 0.01 * (x1 - x0);
-        draw("simple backprop", RED, -dx, r.escape.iter().map(|e| (1.0 / e.eta, e.sgd.rate, e.sgd.rate_low, e.sgd.rate_high)).collect())?;
-        draw("SME", GREEN, dx, r.escape.iter().filter_map(|e| e.sme.as_ref().map(|s| (1.0 / e.eta, s.rate, s.rate_low, s.rate_high))).collect())?;
+        draw(
+            "simple backprop",
+            RED,
+            -dx,
+            r.escape
+                .iter()
+                .map(|e| (1.0 / e.eta, e.sgd.rate, e.sgd.rate_low, e.sgd.rate_high))
+                .collect(),
+        )?;
+        draw(
+            "SME",
+            GREEN,
+            dx,
+            r.escape
+                .iter()
+                .filter_map(|e| {
+                    e.sme
+                        .as_ref()
+                        .map(|s| (1.0 / e.eta, s.rate, s.rate_low, s.rate_high))
+                })
+                .collect(),
+        )?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -748,15 +968,26 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
     svg_doc((760, 640), |root| {
         let (s0, s1) = (sl.s[0], *sl.s.last().expect("grid"));
         let (u0, u1) = (sl.u[0], *sl.u.last().expect("grid"));
-        let finite: Vec<f64> = sl.error.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+        let finite: Vec<f64> = sl
+            .error
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
         let emin = finite.iter().copied().fold(f64::INFINITY, f64::min);
         // colour by log(E − E_min + δ) so both basins show structure
         let emax = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let delta = 1e-3 * (emax - emin).max(1e-12);
-        let scale = |e: f64| ((e - emin + delta).ln() - delta.ln()) / ((emax - emin + delta).ln() - delta.ln());
+        let scale = |e: f64| {
+            ((e - emin + delta).ln() - delta.ln()) / ((emax - emin + delta).ln() - delta.ln())
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(
-                format!("{}: E on a plane through θ* (members: simple backprop, η = {})", r.problem, sl.members_eta),
+                format!(
+                    "{}: E on a plane through θ* (members: simple backprop, η = {})",
+                    r.problem, sl.members_eta
+                ),
                 (FONT, 16),
             )
             .margin(14)
@@ -777,8 +1008,15 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
         for (i, &s) in sl.s.iter().enumerate() {
             for (j, &u) in sl.u.iter().enumerate() {
                 let e = sl.error[i][j];
-                let c = if e.is_finite() { ramp(scale(e)) } else { RGBColor(200, 200, 200) };
-                cells.push(Rectangle::new([(s - ds / 2.0, u - du / 2.0), (s + ds / 2.0, u + du / 2.0)], c.filled()));
+                let c = if e.is_finite() {
+                    ramp(scale(e))
+                } else {
+                    RGBColor(200, 200, 200)
+                };
+                cells.push(Rectangle::new(
+                    [(s - ds / 2.0, u - du / 2.0), (s + ds / 2.0, u + du / 2.0)],
+                    c.filled(),
+                ));
             }
         }
         chart.draw_series(cells)?;
@@ -792,7 +1030,11 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
                     let b = sl.error[i + 1][j] - level;
                     let c = sl.error[i][j + 1] - level;
                     if a.signum() != b.signum() || a.signum() != c.signum() {
-                        marks.push(Circle::new((sl.s[i] + ds / 2.0, sl.u[j] + du / 2.0), 1, WHITE.filled()));
+                        marks.push(Circle::new(
+                            (sl.s[i] + ds / 2.0, sl.u[j] + du / 2.0),
+                            1,
+                            WHITE.filled(),
+                        ));
                     }
                 }
             }
@@ -803,11 +1045,21 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
         }
         let inside = |p: &&[f64; 2]| p[0] >= s0 && p[0] <= s1 && p[1] >= u0 && p[1] <= u1;
         chart
-            .draw_series(sl.members_early.iter().filter(inside).map(|p| Circle::new((p[0], p[1]), 2, WHITE.mix(0.9).filled())))?
+            .draw_series(
+                sl.members_early
+                    .iter()
+                    .filter(inside)
+                    .map(|p| Circle::new((p[0], p[1]), 2, WHITE.mix(0.9).filled())),
+            )?
             .label(format!("members at t = {}", sl.early_time))
             .legend(|(x, y)| Circle::new((x + 9, y), 3, WHITE.filled()));
         chart
-            .draw_series(sl.members_late.iter().filter(inside).map(|p| Circle::new((p[0], p[1]), 2, ORANGE.filled())))?
+            .draw_series(
+                sl.members_late
+                    .iter()
+                    .filter(inside)
+                    .map(|p| Circle::new((p[0], p[1]), 2, ORANGE.filled())),
+            )?
             .label(format!("members at t = {}", sl.late_time))
             .legend(|(x, y)| Circle::new((x + 9, y), 3, ORANGE.filled()));
         if !sl.ellipse.is_empty() {
@@ -818,11 +1070,19 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(2)));
         }
         chart
-            .draw_series(std::iter::once(Cross::new((0.0, 0.0), 7, BLACK.stroke_width(3))))?
+            .draw_series(std::iter::once(Cross::new(
+                (0.0, 0.0),
+                7,
+                BLACK.stroke_width(3),
+            )))?
             .label("θ* (local minimum)")
             .legend(|(x, y)| Cross::new((x + 9, y), 5, BLACK.stroke_width(2)));
         chart
-            .draw_series(std::iter::once(TriangleMarker::new((sl.global_at[0], sl.global_at[1]), 8, RED.filled())))?
+            .draw_series(std::iter::once(TriangleMarker::new(
+                (sl.global_at[0], sl.global_at[1]),
+                8,
+                RED.filled(),
+            )))?
             .label("global minimum (projected)")
             .legend(|(x, y)| TriangleMarker::new((x + 9, y), 5, RED.filled()));
         chart
@@ -838,12 +1098,30 @@ fn slice_svg(r: &MinimaReport) -> anyhow::Result<String> {
 
 /// Fraction in the basin of θ* against time, per η: batch training dashed, simple backprop solid.
 fn stuck_time_svg(r: &MinimaReport) -> anyhow::Result<String> {
-    const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, ORANGE, RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+    const COLOURS: [RGBColor; 6] = [
+        BLUE,
+        RED,
+        GREEN,
+        ORANGE,
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+    ];
     svg_doc((720, 480), |root| {
         let t1 = r.config.t_budget;
-        let ymax = r.inits.iter().flat_map(|i| i.stuck_by_time.iter().flat_map(|c| [c.batch.high, c.sgd.high])).fold(0.05_f64, f64::max);
+        let ymax = r
+            .inits
+            .iter()
+            .flat_map(|i| {
+                i.stuck_by_time
+                    .iter()
+                    .flat_map(|c| [c.batch.high, c.sgd.high])
+            })
+            .fold(0.05_f64, f64::max);
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("{}: runs in the basin of θ* against time", r.problem), (FONT, 18))
+            .caption(
+                format!("{}: runs in the basin of θ* against time", r.problem),
+                (FONT, 18),
+            )
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(60)
@@ -861,16 +1139,23 @@ fn stuck_time_svg(r: &MinimaReport) -> anyhow::Result<String> {
             let b: Vec<(f64, f64)> = i.stuck_by_time.iter().map(|x| (x.t, x.batch.p)).collect();
             let g: Vec<(f64, f64)> = i.stuck_by_time.iter().map(|x| (x.t, x.sgd.p)).collect();
             for x in &i.stuck_by_time {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(x.t, x.sgd.low), (x.t, x.sgd.high)], c.stroke_width(1))))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(x.t, x.sgd.low), (x.t, x.sgd.high)],
+                    c.stroke_width(1),
+                )))?;
             }
             chart
                 .draw_series(DashedLineSeries::new(b, 6, 4, c.stroke_width(2)))?
                 .label(format!("batch training, η = {}", i.eta))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 7, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 7, y)], c.stroke_width(2))
+                });
             chart
                 .draw_series(LineSeries::new(g.clone(), c.stroke_width(2)))?
                 .label(format!("simple backprop, η = {}", i.eta))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
             chart.draw_series(g.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }
         chart
