@@ -512,13 +512,14 @@ fn markdown(r: &MinimaReport, wall: f64) -> String {
     }
     s.push_str(&format!(
         "\n## Where runs end, from {} seeded initial points\n\n\
-         End states are classified by the minimum a deterministic descent reaches from them (gradient flow for {} \
-         time units, then damped Newton descent on E): *global* (E of the global minimum, or below every local \
+         End states are classified by the minimum a deterministic descent reaches from them (a trust-region Newton \
+         method on E with radius ≤ {}, which follows the gradient flow into the basin the state is in): \
+         *global* (E of the global minimum, or below every local \
          minimum), *local* (a minimum above the global one; *at θ** if it is θ* up to the network's symmetries), \
          *saddle/plateau* (no minimum reached), *diverged*. Intervals are 95 % Wilson intervals; for simple backprop \
          (several members per initial point) with Kish's effective number of runs n_eff.\n\n\
          | η | process | runs | global | local | at θ* | saddle/plateau | diverged | ends at θ* | n_eff |\n|---|---|---|---|---|---|---|---|---|---|\n",
-        c.inits, c.descent.flow_time
+        c.inits, c.descent.max_radius
     ));
     for i in &r.inits {
         s.push_str(&format!(
