@@ -1525,7 +1525,8 @@ pub struct Slice {
     pub u: Vec<f64>,
     /// E[i][j] at (s[i], u[j]).
     pub error: Vec<Vec<f64>>,
-    /// Members of the escape ensemble at the largest η, at its first check time: (s, u).
+    /// Members of the escape ensemble (at the largest η at which at most half of them leave
+    /// θ*'s basin by the horizon, else the smallest η) at an early check time: (s, u).
     pub members_early: Vec<[f64; 2]>,
     /// The same members at the horizon.
     pub members_late: Vec<[f64; 2]>,
@@ -1535,7 +1536,7 @@ pub struct Slice {
     pub early_time: f64,
     /// Time of `members_late`.
     pub late_time: f64,
-    /// The 1-sd ellipse of η Σ∞ (largest η) projected on the plane: closed polyline.
+    /// The 1-sd ellipse of η Σ∞ (η of the members) projected on the plane: closed polyline.
     pub ellipse: Vec<[f64; 2]>,
 }
 
@@ -1832,17 +1833,17 @@ pub fn run_minima(
         .map(|i| horizon * i as f64 / cfg.escape_checks as f64)
         .collect();
     let mut escape = Vec::new();
-    let mut slice_members: Option<SliceMembers> = None;
-    let eta_max = cfg.etas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // the slice shows the members once the fluctuation has built up: at the check nearest to
-    // two relaxation times (and at the horizon)
+    let mut slice_candidates: Vec<SliceMembers> = Vec::new();
+    // the slice shows members once the fluctuation has built up: at the check nearest to
+    // min(2 relaxation times, horizon/2), and at the horizon
+    let early_target = (2.0 * local.relaxation_time).min(0.5 * horizon);
     let early = checks
         .iter()
         .enumerate()
         .min_by(|a, b| {
-            (a.1 - 2.0 * local.relaxation_time)
+            (a.1 - early_target)
                 .abs()
-                .total_cmp(&(b.1 - 2.0 * local.relaxation_time).abs())
+                .total_cmp(&(b.1 - early_target).abs())
         })
         .map_or(0, |(i, _)| i);
     for (k, &eta) in cfg.etas.iter().enumerate() {
@@ -1870,14 +1871,12 @@ pub fn run_minima(
             &checks,
             cfg.histogram_bins,
         )?;
-        if eta == eta_max && slice_members.is_none() {
-            let take = cfg.slice_members.min(states[0].len());
-            slice_members = Some((
-                eta,
-                states[early][..take].to_vec(),
-                states[states.len() - 1][..take].to_vec(),
-            ));
-        }
+        let take = cfg.slice_members.min(states[0].len());
+        slice_candidates.push((
+            eta,
+            states[early][..take].to_vec(),
+            states[states.len() - 1][..take].to_vec(),
+        ));
         let (sme, sme_threshold) = if cfg.sme_members > 0 {
             progress(&format!(
                 "escape times from the local minimum, eta = {eta}: {} SME members",
@@ -1918,6 +1917,21 @@ pub fn run_minima(
         });
     }
     timings.escape = clock.elapsed().as_secs_f64();
+    // the members on the slice: the largest η at which at most half have left θ* by the
+    // horizon (so the plot shows the cloud around θ* and some escapes), else the smallest η
+    let slice_pick = escape
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.sgd.escaped_fraction.p <= 0.5)
+        .max_by(|a, b| a.1.eta.total_cmp(&b.1.eta))
+        .or_else(|| {
+            escape
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.eta.total_cmp(&b.1.eta))
+        })
+        .map(|(i, _)| i);
+    let slice_members = slice_pick.map(|i| slice_candidates.swap_remove(i));
 
     // 4. from the seeded initial points
     let clock = std::time::Instant::now();
@@ -2556,11 +2570,13 @@ fn findings(
             .map(|v| (v.ratio - 1.0).abs())
             .fold(0.0_f64, f64::max);
         out.push(format!(
-            "η = {}: measured covariance vs η Σ(t): relative Frobenius error {:.3} (noise floor {:.3}), worst per-direction variance ratio off by {:.0} %, {} of {} members excluded (escaped).",
+            "η = {}: measured covariance vs η Σ(t): relative Frobenius error {:.3} (noise floor {:.3}), worst per-direction variance ratio off by {:.0} %; the members' mean is {:.2} predicted sd from θ* (± {:.2} if it were at θ*); {} of {} members excluded (left the basin).",
             f.eta,
             f.relative_frobenius,
             f.noise_floor,
             100.0 * worst,
+            f.mean_offset,
+            f.mean_offset_se,
             f.excluded,
             f.members
         ));

@@ -875,6 +875,7 @@ fn rate_svg(r: &MinimaReport) -> anyhow::Result<String> {
             .configure_mesh()
             .x_desc("1/η")
             .y_desc("escapes per unit time (95 % interval)")
+            .y_label_formatter(&|v| format!("{v:.0e}"))
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 14))
             .light_line_style(WHITE.mix(0.0))
