@@ -90,6 +90,32 @@ fn sde_linear_and_sme_write_their_statistics() {
 }
 
 #[test]
+fn linear_sde_is_byte_identical_across_threads_in_both_precisions() {
+    for precision in ["f64", "mixed"] {
+        let run = |threads: &str| {
+            let out = diffapprox(&[
+                "sde",
+                "--problem",
+                "teacher:h=3,q=4,m=2,T=16",
+                "--members",
+                "600",
+                "--save-times",
+                "0.2,0.4",
+                "--step",
+                "0.01",
+                "--precision",
+                precision,
+                "--threads",
+                threads,
+            ]);
+            assert!(out.status.success(), "{precision}: {out:?}");
+            out.stdout
+        };
+        assert_eq!(run("1"), run("2"), "{precision}");
+    }
+}
+
+#[test]
 fn divergence_is_reported() {
     let out = diffapprox(&[
         "sgd",
@@ -134,6 +160,8 @@ fn reshuffle_is_flagged_and_bad_flags_fail() {
         vec!["sgd", "--save-times", "1,0.5"],
         vec!["sgd", "--batch", "0", "--members", "5"],
         vec!["sde", "--step", "0"],
+        vec!["sde", "--model", "sme", "--precision", "mixed"],
+        vec!["sde", "--precision", "half"],
         vec!["sgd", "--threads", "0"],
     ] {
         let out = diffapprox(&bad);

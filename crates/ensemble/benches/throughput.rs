@@ -6,16 +6,22 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     if let Some(spec) = std::env::args().skip_while(|a| a != "--sde").nth(1) {
         for t in [1, 2] {
-            println!(
-                "{}",
-                diffapprox_ensemble::bench::sde(
-                    &spec,
-                    10_000,
-                    20,
-                    t,
-                    diffapprox_model::FactorKind::G
-                )
-            );
+            for precision in [
+                diffapprox_ensemble::Precision::F64,
+                diffapprox_ensemble::Precision::Mixed,
+            ] {
+                println!(
+                    "{}",
+                    diffapprox_ensemble::bench::sde(
+                        &spec,
+                        10_000,
+                        20,
+                        t,
+                        diffapprox_model::FactorKind::G,
+                        precision
+                    )
+                );
+            }
         }
         return;
     }

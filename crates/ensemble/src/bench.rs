@@ -2,7 +2,8 @@
 //! `bench` command. Timings live here, never in tests.
 
 use crate::{
-    NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan, run_blocks, run_linear_sde,
+    NetworkSgd, Precision, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan, run_blocks,
+    run_linear_sde,
 };
 use diffapprox_model::{FactorKind, Problem};
 use std::time::Instant;
@@ -85,6 +86,7 @@ pub fn sde(
     steps: u64,
     threads: usize,
     factor: FactorKind,
+    precision: Precision,
 ) -> BenchResult {
     let p = Problem::resolve(spec).expect("built-in problem");
     let obj = p.objective();
@@ -98,6 +100,7 @@ pub fn sde(
         first_member: 0,
         seed: 1,
         keep: 0,
+        precision,
     };
     let start = Instant::now();
     let out = in_pool(threads, || {
@@ -105,7 +108,14 @@ pub fn sde(
     });
     let seconds = start.elapsed().as_secs_f64();
     BenchResult {
-        name: format!("linear SDE EM {spec} (d={}, factor {factor:?})", p.dim()),
+        name: format!(
+            "linear SDE EM {spec} (d={}, factor {factor:?}, {})",
+            p.dim(),
+            match precision {
+                Precision::F64 => "f64",
+                Precision::Mixed => "mixed f32/f64",
+            }
+        ),
         threads,
         member_steps: (members * out.1.steps) as f64,
         seconds,
@@ -124,8 +134,24 @@ pub fn run_all(quick: bool) -> Vec<BenchResult> {
         out.push(sgd(teacher, 20_000 / scale, 500, threads));
     }
     for threads in [1, all] {
-        out.push(sde("xor", 10_000, 2000 / scale, threads, FactorKind::G));
-        out.push(sde(teacher, 10_000, 200 / scale, threads, FactorKind::G));
+        out.push(sde(
+            "xor",
+            10_000,
+            2000 / scale,
+            threads,
+            FactorKind::G,
+            Precision::F64,
+        ));
+        for precision in [Precision::F64, Precision::Mixed] {
+            out.push(sde(
+                teacher,
+                10_000,
+                200 / scale,
+                threads,
+                FactorKind::G,
+                precision,
+            ));
+        }
     }
     out
 }

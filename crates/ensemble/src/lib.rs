@@ -39,7 +39,10 @@ pub use collect::{
 };
 pub use plan::{Sampling, SavePoint, SgdConfig, SgdPlan, check_times};
 pub use runner::{BlockSimulator, RunOptions, run_blocks};
-pub use sde::{LinearSdeInfo, SdeConfig, SmeScratch, SmeSimulator, WAVE, run_linear_sde};
+pub use sde::{
+    GROUP, LinearSdeInfo, Precision, SdeConfig, SmeScratch, SmeSimulator, run_linear_sde,
+    wave_members,
+};
 pub use sgd::{
     GenericScratch, GenericSgd, LANES, NetworkScratchLanes, NetworkSgd, SimdLevel, SupReference,
 };

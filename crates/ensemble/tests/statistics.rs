@@ -170,14 +170,20 @@ fn minibatch_noise_is_r_over_b() {
     assert_cov_close(&z_cov, &sigma, n as f64, 4.5, "mini-batch z_cov·B");
 }
 
-/// The linear-SDE ensemble (Euler–Maruyama, Δ = 1e-3, every factor) has Cov Z(1) ≈ Σ(1)
+/// The linear-SDE ensemble (Euler–Maruyama, Δ = 1e-3, every factor, both precisions) has Cov Z(1) ≈ Σ(1)
 /// within sampling error (EM bias O(Δ‖A‖) ≈ 0.1 %).
 #[test]
 fn linear_sde_covariance_matches_lyapunov() {
     let m = lls();
     let th0 = [0.5, -0.5, 0.2];
     let (_, sigma) = sigma_at(&m, &th0, 1.0);
-    for factor in [FactorKind::G, FactorKind::Cholesky, FactorKind::Eig] {
+    let runs = [
+        (FactorKind::G, Precision::F64),
+        (FactorKind::Cholesky, Precision::F64),
+        (FactorKind::Eig, Precision::F64),
+        (FactorKind::G, Precision::Mixed),
+    ];
+    for (factor, precision) in runs {
         let cfg = SdeConfig {
             step: 1e-3,
             factor,
@@ -186,6 +192,7 @@ fn linear_sde_covariance_matches_lyapunov() {
             first_member: 0,
             seed: 2,
             keep: 0,
+            precision,
         };
         let (stats, info) = run_linear_sde(&m, &th0, &cfg, &|_| {}).unwrap();
         assert_eq!(info.noise_dim, if factor == FactorKind::G { 5 } else { 3 });
@@ -194,7 +201,7 @@ fn linear_sde_covariance_matches_lyapunov() {
             &sigma,
             20_000.0,
             4.5,
-            &format!("{factor:?}"),
+            &format!("{factor:?} {precision:?}"),
         );
     }
 }
@@ -229,6 +236,7 @@ fn linear_sde_is_weak_order_one() {
                 first_member: 0,
                 seed: 4,
                 keep: 0,
+                precision: diffapprox_ensemble::Precision::F64,
             };
             let (stats, _) = run_linear_sde(&m, &th0, &cfg, &|_| {}).unwrap();
             let c = stats.moments[0].covariance().unwrap();
@@ -270,4 +278,125 @@ fn divergence_is_counted_not_averaged() {
     assert_eq!(stats.moments[1].count(), 0);
     assert!(stats.covariances()[1].iter().all(|v| v.is_finite()));
     assert!(m.dim() == 3);
+}
+
+/// Mixed precision (f32 increments, f64 state) against f64 on a network problem, with the
+/// same draws. Rounding the increment ΔAZ + √Δ Sξ to f32 with an f32 GEMM of inner dimension
+/// d + r = 37 gives it a relative error of at most ~√37·6e-8 ≈ 4e-7 per step (random signs);
+/// the errors of successive steps add up like the increments themselves, so Z differs from
+/// the f64 path by a relative ~4e-7 and its covariance by ~1e-6. Tolerance 1e-5 on both;
+/// a wrong step matrix (missing identity, wrong Δ or √Δ) gives O(1) differences. The mixed
+/// path must also not collapse onto the f64 one (a nonzero difference shows it ran) and must
+/// be bit-identical for 1 and 2 threads.
+#[test]
+fn mixed_precision_matches_f64_and_is_thread_invariant() {
+    let p = diffapprox_model::Problem::resolve("teacher:h=3,q=4,m=2,T=16").unwrap();
+    let obj = p.objective();
+    let th0 = p.initial_point(0, 0.5);
+    let run = |precision: Precision, threads: usize| {
+        let cfg = SdeConfig {
+            step: 2e-3,
+            factor: FactorKind::G,
+            save_times: vec![0.5, 1.0],
+            members: 3 * BLOCK as u64 + 17,
+            first_member: 0,
+            seed: 9,
+            keep: 0,
+            precision,
+        };
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| run_linear_sde(&obj, &th0, &cfg, &|_| {}).unwrap().0)
+    };
+    let f64_stats = run(Precision::F64, 1);
+    let mixed = run(Precision::Mixed, 1);
+    let mixed2 = run(Precision::Mixed, 2);
+    let rel = |a: &Array2<f64>, b: &Array2<f64>| {
+        (a - b).mapv(|v| v * v).sum().sqrt() / b.mapv(|v| v * v).sum().sqrt()
+    };
+    for s in 0..2 {
+        let (cf, cm) = (
+            f64_stats.moments[s].covariance().unwrap(),
+            mixed.moments[s].covariance().unwrap(),
+        );
+        let e = rel(&cm, &cf);
+        assert!(
+            e < 1e-5 && e > 0.0,
+            "save {s}: relative covariance difference {e}"
+        );
+        let (mf, mm) = (f64_stats.moments[s].mean(), mixed.moments[s].mean());
+        let (mf, mm) = (mf.to_owned(), mm.to_owned());
+        let scale = cf.diag().iter().sum::<f64>().sqrt();
+        let em = (&mm - &mf).mapv(|v| v * v).sum().sqrt() / scale;
+        assert!(em < 1e-5, "save {s}: mean difference {em} of the spread");
+        assert_eq!(
+            cm.as_slice().unwrap(),
+            mixed2.moments[s].covariance().unwrap().as_slice().unwrap(),
+            "mixed precision depends on the thread count"
+        );
+    }
+}
+
+/// Grouped Euler–Maruyama (up to GROUP steps per GEMM pair, sde.rs) gives the same iterates
+/// as the plain recursion Z ← Z + Δ A Z + √Δ S ξ taken one step at a time with the same
+/// draws (r normals per step from the member's stream, in step order). Intervals of 5, 8 and
+/// 17 steps exercise partial groups and groups ending at save times. Only the association of
+/// the sums differs: ≤ (d + GROUP·r) ≈ 100 terms per entry and step, each rounding at
+/// 1.1e-16 relative, over 30 steps gives ≲ 3e-13 relative; tolerance 1e-11 of max|Z|. A wrong
+/// product order or draw order gives differences of order √Δ = 0.1.
+#[test]
+fn grouped_steps_equal_plain_euler_maruyama_pathwise() {
+    use diffapprox_integrate::{SaveTimes, plan_save_grid};
+    use rand_distr::{Distribution, StandardNormal};
+    let p = diffapprox_model::Problem::resolve("teacher:h=3,q=4,m=2,T=16").unwrap();
+    let obj = p.objective();
+    let th0 = p.initial_point(0, 0.5);
+    let d = obj.dim();
+    let times = vec![0.05, 0.13, 0.3];
+    let step = 0.01;
+    for factor in [FactorKind::G, FactorKind::Eig] {
+        let cfg = SdeConfig {
+            step,
+            factor,
+            save_times: times.clone(),
+            members: 5,
+            first_member: 0,
+            seed: 21,
+            keep: 3,
+            precision: Precision::F64,
+        };
+        let (stats, _) = run_linear_sde(&obj, &th0, &cfg, &|_| {}).unwrap();
+        let plan = plan_save_grid(0.0, &SaveTimes::new(times.clone(), 0.0).unwrap(), step).unwrap();
+        assert_eq!(
+            plan.iter().map(|iv| iv.steps).collect::<Vec<_>>(),
+            [5, 8, 17]
+        );
+        for j in 0..3u64 {
+            let mut rng = member_rng(21, j);
+            let mut reference = diffapprox_theory::ReferencePath::new(&obj, &th0, factor).unwrap();
+            let mut z = ndarray::Array1::<f64>::zeros(d);
+            for iv in &plan {
+                for i in 0..iv.steps {
+                    reference.set_time(iv.from + i as f64 * iv.dt);
+                    let st = reference.evaluate().unwrap();
+                    let xi: ndarray::Array1<f64> = (0..st.s.ncols())
+                        .map(|_| StandardNormal.sample(&mut rng))
+                        .collect();
+                    z = &z + &(st.a.dot(&z) * iv.dt) + &(st.s.dot(&xi) * iv.dt.sqrt());
+                    reference.advance(iv.dt);
+                }
+                let kept = &stats.kept[iv.index][j as usize];
+                let scale = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for (a, b) in kept.iter().zip(&z) {
+                    assert!(
+                        (a - b).abs() <= 1e-11 * scale,
+                        "{factor:?} member {j} save {}: {a} vs {b}",
+                        iv.index
+                    );
+                }
+            }
+        }
+    }
 }

@@ -2170,6 +2170,7 @@ fn sme_states(
         first_member: first,
         seed,
         keep: members as usize,
+        precision: diffapprox_ensemble::Precision::F64,
     };
     let sim = SmeSimulator::new(objective, theta0, eta, &cfg)?;
     let opts = RunOptions {

@@ -355,6 +355,7 @@ pub fn run(
         first_member: 0,
         seed: cfg.seed.wrapping_add(1),
         keep: 0,
+        precision: diffapprox_ensemble::Precision::F64,
     };
     let (sde, _) = run_linear_sde(&obj, theta0, &sde_cfg, &|n| {
         progress("linear SDE", n, cfg.members)

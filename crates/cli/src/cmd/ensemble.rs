@@ -10,8 +10,8 @@ use crate::usage::{positive_finite, usage_error};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use diffapprox_ensemble::{
-    BLOCK, EnsembleStats, NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan,
-    SmeSimulator, run_blocks, run_linear_sde,
+    BLOCK, EnsembleStats, NetworkSgd, Precision, RunOptions, Sampling, SdeConfig, SgdConfig,
+    SgdPlan, SmeSimulator, run_blocks, run_linear_sde,
 };
 use diffapprox_model::FactorKind;
 use diffapprox_theory::{LimitOptions, solve_limit};
@@ -115,6 +115,29 @@ pub struct SdeArgs {
     /// Noise factor S of R for the linear SDE.
     #[arg(long, value_enum, default_value_t = FactorArg::G)]
     pub factor: FactorArg,
+
+    /// Arithmetic of the linear-SDE step: f64 throughout, or mixed (Z in f64, the increment
+    /// ΔAZ + √Δ Sξ by one f32 GEMM: about twice as fast, relative error ~1e-6 of the increment).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    pub precision: PrecisionArg,
+}
+
+/// Arithmetic of the linear-SDE step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// f64 throughout.
+    F64,
+    /// f64 state, f32 increment.
+    Mixed,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Self {
+        match p {
+            PrecisionArg::F64 => Precision::F64,
+            PrecisionArg::Mixed => Precision::Mixed,
+        }
+    }
 }
 
 /// Which SDE.
@@ -333,6 +356,11 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
 pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
     let c = &args.common;
     c.check()?;
+    if args.model == SdeModel::Sme && args.precision != PrecisionArg::F64 {
+        return Err(usage_error(
+            "--precision mixed applies to --model linear only (the SME runs in f64)",
+        ));
+    }
     let times = c.times()?;
     let resolved = c.problem.resolve()?;
     let obj = resolved.problem.objective();
@@ -344,6 +372,7 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
         first_member: c.first_member,
         seed: c.seed,
         keep: c.keep,
+        precision: args.precision.into(),
     };
     let bar = progress::bar(c.members, "SDE ensemble");
     let json = match args.model {
@@ -380,8 +409,14 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
                 init: resolved.origin,
                 theta0: &resolved.theta0,
                 replica: format!(
-                    "linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {})",
-                    args.step, args.factor, info.noise_dim
+                    "linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {}){}",
+                    args.step,
+                    args.factor,
+                    info.noise_dim,
+                    match args.precision {
+                        PrecisionArg::F64 => "",
+                        PrecisionArg::Mixed => ", mixed precision (f32 increments)",
+                    }
                 ),
                 note: Some("mean and cov are those of θ̄ + √η Z; kept rows are Z".into()),
                 times: &times,
