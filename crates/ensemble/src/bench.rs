@@ -15,21 +15,51 @@ pub struct BenchResult {
     pub name: String,
     /// Threads used.
     pub threads: usize,
-    /// Member-steps performed.
+    /// Member-steps performed per run.
     pub member_steps: f64,
-    /// Wall time in seconds.
+    /// Median wall time of the runs, in seconds.
     pub seconds: f64,
+    /// Shortest wall time of the runs, in seconds.
+    pub best_seconds: f64,
+    /// Runs timed.
+    pub runs: usize,
+}
+
+impl BenchResult {
+    /// Member-steps per second (median run).
+    pub fn rate(&self) -> f64 {
+        self.member_steps / self.seconds
+    }
+}
+
+/// Runs timed per case: the median is reported, so one disturbed run (a busy neighbour on a
+/// shared machine) does not set the figure.
+pub const RUNS: usize = 3;
+
+/// Times `f` `RUNS` times: (median, best) seconds.
+fn timed(mut f: impl FnMut()) -> (f64, f64) {
+    let mut s: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    s.sort_by(f64::total_cmp);
+    (s[RUNS / 2], s[0])
 }
 
 impl std::fmt::Display for BenchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:<44} threads {:>2}  {:>10.3e} member-steps/s  ({:.3e} member-steps in {:.2} s)",
+            "{:<44} threads {:>2}  {:>10.3e} member-steps/s  (best {:.3e}; {:.3e} member-steps, median of {} runs {:.2} s)",
             self.name,
             self.threads,
-            self.member_steps / self.seconds,
+            self.rate(),
+            self.member_steps / self.best_seconds,
             self.member_steps,
+            self.runs,
             self.seconds
         )
     }
@@ -57,25 +87,27 @@ pub fn sgd(spec: &str, members: u64, steps: u64, threads: usize) -> BenchResult 
     })
     .expect("valid plan");
     let sim = NetworkSgd::new(&obj, &plan, &th0, 1, None);
-    let start = Instant::now();
-    let stats = in_pool(threads, || {
-        run_blocks(
-            &sim,
-            plan.times.clone(),
-            &RunOptions {
-                members,
-                ..Default::default()
-            },
-            &|_| {},
-        )
+    let (seconds, best_seconds) = timed(|| {
+        let stats = in_pool(threads, || {
+            run_blocks(
+                &sim,
+                plan.times.clone(),
+                &RunOptions {
+                    members,
+                    ..Default::default()
+                },
+                &|_| {},
+            )
+        });
+        std::hint::black_box(stats);
     });
-    let seconds = start.elapsed().as_secs_f64();
-    std::hint::black_box(stats);
     BenchResult {
         name: format!("simple backprop {spec} (d={})", p.dim()),
         threads,
         member_steps: (members * plan.total_steps) as f64,
         seconds,
+        best_seconds,
+        runs: RUNS,
     }
 }
 
@@ -102,11 +134,14 @@ pub fn sde(
         keep: 0,
         precision,
     };
-    let start = Instant::now();
-    let out = in_pool(threads, || {
-        run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs")
+    let mut steps = 0;
+    let (seconds, best_seconds) = timed(|| {
+        let out = in_pool(threads, || {
+            run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs")
+        });
+        steps = out.1.steps;
+        std::hint::black_box(out);
     });
-    let seconds = start.elapsed().as_secs_f64();
     BenchResult {
         name: format!(
             "linear SDE EM {spec} (d={}, factor {factor:?}, {})",
@@ -117,8 +152,10 @@ pub fn sde(
             }
         ),
         threads,
-        member_steps: (members * out.1.steps) as f64,
+        member_steps: (members * steps) as f64,
         seconds,
+        best_seconds,
+        runs: RUNS,
     }
 }
 
@@ -150,6 +187,20 @@ pub fn run_all(quick: bool) -> Vec<BenchResult> {
                 threads,
                 FactorKind::G,
                 precision,
+            ));
+        }
+    }
+    out
+}
+
+/// "all threads / 1 thread" speed-ups of the cases run with both, as (name, ratio).
+pub fn speedups(results: &[BenchResult]) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for one in results.iter().filter(|r| r.threads == 1) {
+        if let Some(all) = results.iter().find(|r| r.threads > 1 && r.name == one.name) {
+            out.push((
+                format!("{} ({} threads)", one.name, all.threads),
+                all.rate() / one.rate(),
             ));
         }
     }

@@ -19,8 +19,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    for line in diffapprox_ensemble::bench::run_all(args.quick) {
+    let results = diffapprox_ensemble::bench::run_all(args.quick);
+    for line in &results {
         println!("{line}");
+    }
+    println!("speed-up of all threads over one (median runs):");
+    for (name, ratio) in diffapprox_ensemble::bench::speedups(&results) {
+        println!("  {name:<66} {ratio:.2}x");
     }
     Ok(())
 }
