@@ -11,8 +11,8 @@
 #
 # Every run uses the built-in problem, its default θ_0 (seed 0, σ = 0.5) and seed 1, so the
 # numbers are reproducible bit for bit on any machine and thread count (wall times differ).
-# About four minutes on 2 cores (the sine runs take 25–50 s each: the Lyapunov Σ on the
-# dense plot grid and the 20 000-member linear SDE at d = 25).
+# About a minute on 2 cores (the sine runs take ≈ 6 s each, most of it the Lyapunov Σ on
+# the dense plot grid).
 #
 # Usage: scripts/validate-all.sh
 # Env:   DIFFAPPROX_BIN  binary to use [default: built with `cargo build --release`
