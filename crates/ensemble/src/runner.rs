@@ -5,6 +5,9 @@ use crate::collect::{BLOCK, BlockStats, EnsembleStats};
 use ndarray::Array2;
 use rayon::prelude::*;
 
+/// Memory budget of the unmerged block statistics of one wave.
+const WAVE_STATS_BYTES: usize = 64 << 20;
+
 /// Something that simulates independent ensemble members, a block at a time.
 pub trait BlockSimulator: Sync {
     /// Per-thread working memory.
@@ -71,8 +74,14 @@ pub fn run_blocks<S: BlockSimulator>(
     let mut stats = EnsembleStats::new(times, d, sim.records_extra());
     let n_blocks = opts.members.div_ceil(BLOCK as u64);
     let chunk = opts.chunk_blocks.max(1) as u64;
-    // A wave is a few tasks per thread: bounds the memory held by unmerged block statistics.
-    let wave = (4 * rayon::current_num_threads() as u64 * chunk).max(1);
+    // A wave is the blocks simulated before their statistics are merged. Its size bounds the
+    // memory held by unmerged block statistics (d² numbers per save time and block): up to
+    // 64 tasks per thread, fewer when d is large, at least 4 per thread so that threads rarely
+    // wait at the end of a wave. Scheduling only: the merge order is the block order.
+    let per_block = 8 * (d * d + d + BLOCK) * n_saves.max(1);
+    let by_memory = (WAVE_STATS_BYTES / per_block.max(1)) as u64 / chunk;
+    let threads = rayon::current_num_threads() as u64;
+    let wave = (by_memory.clamp(4 * threads, 64 * threads) * chunk).max(1);
     let block_range = |b: u64| {
         let first = opts.first_member + b * BLOCK as u64;
         let count = (opts.members - b * BLOCK as u64).min(BLOCK as u64) as usize;
