@@ -237,6 +237,39 @@ struct EnsembleJson<'a> {
 
 const RNG: &str = "ChaCha8 (rand_chacha), key = seed_from_u64(seed), stream = member index";
 
+impl<'a> EnsembleJson<'a> {
+    /// The fields every ensemble shares; `mean`/`cov` are those of θ, the Z fields unset.
+    fn new(
+        c: &EnsembleArgs,
+        resolved: &'a ResolvedProblem,
+        times: &'a [f64],
+        replica: String,
+        stats: &'a EnsembleStats,
+    ) -> Self {
+        EnsembleJson {
+            problem: &resolved.problem.name,
+            d: resolved.problem.dim(),
+            eta: c.eta,
+            members: c.members,
+            first_member: c.first_member,
+            seed: c.seed,
+            rng: RNG,
+            init: resolved.origin,
+            theta0: &resolved.theta0,
+            replica,
+            note: None,
+            times,
+            mean: stats.means().iter().map(|m| m.to_vec()).collect(),
+            cov: stats.covariances().iter().map(rows).collect(),
+            diverged: &stats.diverged,
+            theta_bar: None,
+            z_mean: None,
+            z_cov: None,
+            kept: stats.kept.clone(),
+        }
+    }
+}
+
 fn rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
     a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
@@ -327,25 +360,17 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
         eprintln!("note: {n}");
     }
     let json = EnsembleJson {
-        problem: &resolved.problem.name,
-        d: resolved.problem.dim(),
-        eta: c.eta,
-        members: c.members,
-        first_member: c.first_member,
-        seed: c.seed,
-        rng: RNG,
-        init: resolved.origin,
-        theta0: &resolved.theta0,
-        replica: format!("simple backprop (batch {}, {:?})", args.batch, sampling).to_lowercase(),
         note,
-        times: &times,
-        mean: means.iter().map(|m| m.to_vec()).collect(),
-        cov: covs.iter().map(rows).collect(),
-        diverged: &stats.diverged,
         theta_bar: Some(bar_theta.iter().map(|b| b.to_vec()).collect()),
         z_mean: Some(z_mean),
         z_cov: Some(z_cov),
-        kept: stats.kept.clone(),
+        ..EnsembleJson::new(
+            c,
+            &resolved,
+            &times,
+            format!("simple backprop (batch {}, {:?})", args.batch, sampling).to_lowercase(),
+            &stats,
+        )
     };
     emit(c.out.as_deref(), "the ensemble statistics", |w| {
         write_json(w, &json, c.pretty)
@@ -397,36 +422,24 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
                 .map(|(z, b)| (b + &(z * c.eta.sqrt())).to_vec())
                 .collect();
             let cov = z_covs.iter().map(|z| rows(&(z * c.eta))).collect();
-            let kept = stats.kept.clone();
+            let replica = format!(
+                "linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {}){}",
+                args.step,
+                args.factor,
+                info.noise_dim,
+                match args.precision {
+                    PrecisionArg::F64 => "",
+                    PrecisionArg::Mixed => ", mixed precision (f32 increments)",
+                }
+            );
             EnsembleJson {
-                problem: &resolved.problem.name,
-                d: resolved.problem.dim(),
-                eta: c.eta,
-                members: c.members,
-                first_member: c.first_member,
-                seed: c.seed,
-                rng: RNG,
-                init: resolved.origin,
-                theta0: &resolved.theta0,
-                replica: format!(
-                    "linear SDE for Z, Euler–Maruyama step {}, factor {:?} (r = {}){}",
-                    args.step,
-                    args.factor,
-                    info.noise_dim,
-                    match args.precision {
-                        PrecisionArg::F64 => "",
-                        PrecisionArg::Mixed => ", mixed precision (f32 increments)",
-                    }
-                ),
                 note: Some("mean and cov are those of θ̄ + √η Z; kept rows are Z".into()),
-                times: &times,
                 mean,
                 cov,
-                diverged: &stats.diverged.clone(),
                 theta_bar: Some(info.theta_bar.iter().map(|b| b.to_vec()).collect()),
                 z_mean: Some(z_means.iter().map(|m| m.to_vec()).collect()),
                 z_cov: Some(z_covs.iter().map(rows).collect()),
-                kept,
+                ..EnsembleJson::new(c, &resolved, &times, replica, &stats)
             }
             .to_value()
         }
@@ -438,31 +451,11 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
             })?;
             bar.finish_and_clear();
             warn_divergence(&stats);
-            EnsembleJson {
-                problem: &resolved.problem.name,
-                d: resolved.problem.dim(),
-                eta: c.eta,
-                members: c.members,
-                first_member: c.first_member,
-                seed: c.seed,
-                rng: RNG,
-                init: resolved.origin,
-                theta0: &resolved.theta0,
-                replica: format!(
-                    "first-order SME, Euler–Maruyama step {}, noise factor G",
-                    args.step
-                ),
-                note: None,
-                times: &times,
-                mean: stats.means().iter().map(|m| m.to_vec()).collect(),
-                cov: stats.covariances().iter().map(rows).collect(),
-                diverged: &stats.diverged.clone(),
-                theta_bar: None,
-                z_mean: None,
-                z_cov: None,
-                kept: stats.kept.clone(),
-            }
-            .to_value()
+            let replica = format!(
+                "first-order SME, Euler–Maruyama step {}, noise factor G",
+                args.step
+            );
+            EnsembleJson::new(c, &resolved, &times, replica, &stats).to_value()
         }
     }?;
     emit(c.out.as_deref(), "the ensemble statistics", |w| {
