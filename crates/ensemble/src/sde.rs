@@ -358,6 +358,8 @@ impl<M: FiniteSum> Lookahead<'_, M> {
 /// blocks advance through one group, the reference (θ̄ by RK4, A and S along it) builds the
 /// next group's matrices, so on several threads the serial reference overlaps the block
 /// GEMMs. The arithmetic of every member is the same whatever the thread count.
+/// `progress` receives the work done so far in members' worth (finished waves plus the
+/// stepped fraction of the current one), non-decreasing, ending at `members`.
 pub fn run_linear_sde<M: FiniteSum>(
     model: &M,
     theta0: &[f64],
@@ -407,6 +409,7 @@ pub fn run_linear_sde<M: FiniteSum>(
         let mut g_next = GroupMatrix::new(cfg.precision, d, r);
         let mut cur = ahead.prepare(&mut g_cur)?;
         let mut saved = 0;
+        let mut steps_done = 0u64;
         while let Some((k, ends)) = cur {
             // intervals without steps (a save time at t = 0) before this one
             while saved < k {
@@ -428,7 +431,10 @@ pub fn run_linear_sde<M: FiniteSum>(
                 saved = k + 1;
             }
             cur = next?;
+            steps_done += g_cur.steps as u64;
             std::mem::swap(&mut g_cur, &mut g_next);
+            // progress within the wave, in members' worth of work
+            progress(done + (wave_n as u64 * steps_done) / info.steps.max(1));
         }
         while saved < plan.len() {
             save_blocks(&mut stats, plan[saved].index, &blocks, cfg);
