@@ -65,12 +65,12 @@ impl std::fmt::Display for BenchResult {
     }
 }
 
-fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+/// A pool of `threads` workers, built before the clock starts.
+fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("thread pool")
-        .install(f)
 }
 
 /// Simple backprop on `spec`: `members` members for `steps` steps at η = 0.01.
@@ -87,8 +87,9 @@ pub fn sgd(spec: &str, members: u64, steps: u64, threads: usize) -> BenchResult 
     })
     .expect("valid plan");
     let sim = NetworkSgd::new(&obj, &plan, &th0, 1, None);
+    let pool = pool(threads);
     let (seconds, best_seconds) = timed(|| {
-        let stats = in_pool(threads, || {
+        let stats = pool.install(|| {
             run_blocks(
                 &sim,
                 plan.times.clone(),
@@ -134,12 +135,11 @@ pub fn sde(
         keep: 0,
         precision,
     };
-    let mut steps = 0;
+    let pool = pool(threads);
+    let mut em_steps = 0;
     let (seconds, best_seconds) = timed(|| {
-        let out = in_pool(threads, || {
-            run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs")
-        });
-        steps = out.1.steps;
+        let out = pool.install(|| run_linear_sde(&obj, &th0, &cfg, &|_| {}).expect("runs"));
+        em_steps = out.1.steps;
         std::hint::black_box(out);
     });
     BenchResult {
@@ -152,7 +152,7 @@ pub fn sde(
             }
         ),
         threads,
-        member_steps: (members * steps) as f64,
+        member_steps: (members * em_steps) as f64,
         seconds,
         best_seconds,
         runs: RUNS,

@@ -17,20 +17,6 @@ pub enum Sampling {
     Reshuffle,
 }
 
-impl std::str::FromStr for Sampling {
-    type Err = EnsembleError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "replacement" => Ok(Sampling::Replacement),
-            "reshuffle" => Ok(Sampling::Reshuffle),
-            other => Err(EnsembleError::Invalid {
-                field: "sampling",
-                message: format!("`{other}` (expected replacement or reshuffle)"),
-            }),
-        }
-    }
-}
-
 /// A save time on the step grid: θ after `step` steps, advanced by `frac` of the next step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SavePoint {

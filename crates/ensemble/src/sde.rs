@@ -480,12 +480,15 @@ pub struct SmeSimulator<'a, M: FiniteSum> {
 }
 
 impl<'a, M: FiniteSum> SmeSimulator<'a, M> {
-    /// Checks the settings (`cfg.factor` is not used: the SME uses G).
+    /// Checks the settings: Euler–Maruyama steps of at most `step` landing on every save
+    /// time; member i draws from [`member_rng`]`(seed, i)`.
     pub fn new(
         model: &'a M,
         theta0: &'a [f64],
         eta: f64,
-        cfg: &SdeConfig,
+        step: f64,
+        save_times: &[f64],
+        seed: u64,
     ) -> Result<Self, EnsembleError> {
         if !(eta.is_finite() && eta > 0.0) {
             return Err(EnsembleError::Invalid {
@@ -497,14 +500,9 @@ impl<'a, M: FiniteSum> SmeSimulator<'a, M> {
             model,
             theta0,
             eta,
-            seed: cfg.seed,
-            plan: checked_plan(cfg.step, &cfg.save_times)?,
+            seed,
+            plan: checked_plan(step, save_times)?,
         })
-    }
-
-    /// Euler–Maruyama steps per member.
-    pub fn steps(&self) -> u64 {
-        self.plan.iter().map(|iv| iv.steps).sum()
     }
 }
 

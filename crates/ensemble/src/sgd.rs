@@ -665,9 +665,6 @@ pub struct NetworkSgd<'a> {
 /// Instruction set the network kernel was compiled for at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimdLevel {
-    /// x86-64 with AVX-512F (runs the AVX2 lane arithmetic, with AVX-512 enabled for the
-    /// code the compiler vectorises itself).
-    Avx512,
     /// x86-64 with AVX2 and FMA.
     Avx2,
     /// Baseline.
@@ -679,9 +676,6 @@ impl SimdLevel {
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return SimdLevel::Avx512;
-            }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
@@ -726,9 +720,6 @@ impl<'a> NetworkSgd<'a> {
     /// Forces an instruction-set level (for tests and benchmarks; results do not change).
     pub fn with_level(mut self, level: SimdLevel) -> Self {
         if level != SimdLevel::Baseline && SimdLevel::detect() == SimdLevel::Baseline {
-            return self;
-        }
-        if level == SimdLevel::Avx512 && SimdLevel::detect() != SimdLevel::Avx512 {
             return self;
         }
         self.level = level;
@@ -1101,17 +1092,6 @@ impl NetworkSgd<'_> {
     ) {
         #[cfg(target_arch = "x86_64")]
         {
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            fn avx512<A: Act>(
-                s: &NetworkSgd<'_>,
-                f: u64,
-                o: &mut [Array2<f64>],
-                e: &mut [f64],
-                sc: &mut NetworkScratchLanes,
-            ) {
-                // SAFETY: this function's target features include AVX2 and FMA.
-                s.run_packs::<A, Avx2>(unsafe { Avx2::new_unchecked() }, f, o, e, sc)
-            }
             #[target_feature(enable = "avx2,fma")]
             fn avx2<A: Act>(
                 s: &NetworkSgd<'_>,
@@ -1125,10 +1105,6 @@ impl NetworkSgd<'_> {
             }
             match self.level {
                 // SAFETY: the level was detected on this CPU (SimdLevel::detect / with_level).
-                SimdLevel::Avx512 => {
-                    return unsafe { avx512::<A>(self, first, samples, extras, sc) };
-                }
-                // SAFETY: as above.
                 SimdLevel::Avx2 => return unsafe { avx2::<A>(self, first, samples, extras, sc) },
                 SimdLevel::Baseline => {}
             }

@@ -153,9 +153,7 @@ pub fn noise_floor(
     which: u64,
 ) -> Result<NoiseFloor, ExperimentError> {
     let x = gaussian_samples(sigma, n as usize, seed, which)?;
-    let mean = x.mean_axis(ndarray::Axis(0)).expect("n ≥ 1");
-    let c = &x - &mean;
-    let cov = c.t().dot(&c) / (n as f64 - 1.0);
+    let (_, cov) = sample_moments(x.view());
     Ok(NoiseFloor {
         sampled: relative_frobenius(cov.view(), sigma)?,
         rms: diffapprox_stats::covariance_noise_floor(sigma, n)?,
@@ -173,9 +171,22 @@ pub fn z_statistics(
     ((mean_theta - theta_bar) / eta.sqrt(), cov_theta / eta)
 }
 
+/// Sample mean and covariance (divisor n − 1, two passes) of the rows of `x` (n ≥ 2).
+pub fn sample_moments(x: ArrayView2<'_, f64>) -> (Array1<f64>, Array2<f64>) {
+    let mean = x.mean_axis(ndarray::Axis(0)).expect("n ≥ 1");
+    let c = &x - &mean;
+    let cov = c.t().dot(&c) / (x.nrows() as f64 - 1.0);
+    (mean, cov)
+}
+
 /// ‖v‖₂.
-pub fn norm(v: &Array1<f64>) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+pub fn norm<'a>(v: impl IntoIterator<Item = &'a f64>) -> f64 {
+    v.into_iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// A matrix as a vector of its rows (for JSON reports).
+pub fn to_rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
+    a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
 /// The crate versions, for reports.

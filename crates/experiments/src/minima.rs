@@ -28,16 +28,17 @@
 //! simple backprop and the SME is only compared with it.
 
 use crate::ExperimentError;
+use crate::common::{norm, sample_moments, to_rows as rows};
 use diffapprox_ensemble::{
-    NetworkSgd, RunOptions, Sampling, SdeConfig, SgdConfig, SgdPlan, SmeSimulator, batch_training,
-    run_blocks,
+    NetworkSgd, RunOptions, Sampling, SgdConfig, SgdPlan, SmeSimulator, batch_training, run_blocks,
 };
 use diffapprox_model::{
-    Activation, Evaluator, FactorKind, FiniteSum, NetworkObjective, Problem, Shape,
-    draw_initial_point,
+    Activation, Evaluator, FiniteSum, NetworkObjective, Problem, Shape, draw_initial_point,
 };
 use diffapprox_stats::{binomial_interval, covariance_noise_floor, relative_frobenius};
-use diffapprox_theory::{OdeLimitStepper, eigen_symmetric, stationary_covariance};
+use diffapprox_theory::{
+    OdeLimitStepper, eigen_symmetric, stationary_covariance, transient_covariance,
+};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -583,7 +584,7 @@ pub fn symmetric_distance(
             let signs: Vec<bool> = if q <= 5 {
                 (0..q).map(|j| mask >> j & 1 == 1).collect()
             } else {
-                greedy_signs(shape, activation, a, b, perm)
+                greedy_signs(shape, a, b, perm)
             };
             let img = apply_symmetry(shape, activation, b, perm, &signs);
             let dist = distance(a, &img);
@@ -652,13 +653,7 @@ fn greedy_perm(shape: Shape, a: &[f64], b: &[f64]) -> Vec<usize> {
     perm
 }
 
-fn greedy_signs(
-    shape: Shape,
-    _activation: Activation,
-    a: &[f64],
-    b: &[f64],
-    perm: &[usize],
-) -> Vec<bool> {
+fn greedy_signs(shape: Shape, a: &[f64], b: &[f64], perm: &[usize]) -> Vec<bool> {
     let h = shape.h;
     perm.iter()
         .enumerate()
@@ -931,12 +926,17 @@ pub fn find_local_minimum(
         .global()
         .expect("a local minimum implies a global one")
         .clone();
-    let verified = verify(&local, &global, opts.search.eigen_tolerance);
+    let verified = verify(&local, &global, opts.search.eigen_tolerance, opts.inits);
     Ok((landscape, verified))
 }
 
 /// Checks a local-minimum candidate against the global point.
-fn verify(local: &SurveyPoint, global: &SurveyPoint, eigen_tolerance: f64) -> VerifiedMinimum {
+fn verify(
+    local: &SurveyPoint,
+    global: &SurveyPoint,
+    eigen_tolerance: f64,
+    survey_inits: usize,
+) -> VerifiedMinimum {
     let lambda_max = local.eigenvalues.last().copied().unwrap_or(f64::NAN);
     let tol = eigen_tol(&local.eigenvalues, eigen_tolerance);
     let verified = local.drift_norm <= 1e-10 * norm(&local.theta).max(1.0)
@@ -951,7 +951,7 @@ fn verify(local: &SurveyPoint, global: &SurveyPoint, eigen_tolerance: f64) -> Ve
         global_theta: global.theta.clone(),
         global_eigenvalues: global.eigenvalues.clone(),
         basin_count: local.count,
-        survey_inits: 0,
+        survey_inits,
         escape_threshold: 0.5 * (local.error + global.error),
         relaxation_time: 1.0 / lambda_max.abs(),
         verified,
@@ -986,25 +986,8 @@ pub const LEVEL: f64 = 0.95;
 /// sample size) independent trials, at [`LEVEL`]: (p + z²/2n ± z √(p(1−p)/n + z²/4n²)) /
 /// (1 + z²/n), z = Φ⁻¹(0.975). Equals [`binomial_interval`] for integer counts.
 pub fn wilson(p: f64, n: f64) -> (f64, f64) {
-    const Z: f64 = 1.959_963_984_540_054;
-    if n.is_nan() || n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let z2 = Z * Z;
-    let den = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / den;
-    let half = Z / den * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).max(0.0).sqrt();
-    let low = if p <= 0.0 {
-        0.0
-    } else {
-        (centre - half).max(0.0)
-    };
-    let high = if p >= 1.0 {
-        1.0
-    } else {
-        (centre + half).min(1.0)
-    };
-    (low, high)
+    // no trials (n ≤ 0 or NaN) or a proportion outside [0, 1]: the uninformative interval
+    diffapprox_stats::wilson_interval(p, n, LEVEL).unwrap_or((0.0, 1.0))
 }
 
 /// `count` of `runs` independent runs with the Wilson interval ([`binomial_interval`]).
@@ -1631,7 +1614,7 @@ impl Classifier<'_> {
         if !e0.is_finite() {
             return Ok(diverged);
         }
-        let already = norm(h) <= 1e-6;
+        let already = norm(&*h) <= 1e-6;
         let sp = descend_to_minimum(self.objective, theta, &self.descent)?;
         if !sp.error.is_finite() {
             return Ok(diverged);
@@ -1745,8 +1728,7 @@ pub fn run_minima(
         search: cfg.search,
         ..Default::default()
     };
-    let (landscape, mut local) = find_local_minimum(problem, &survey)?;
-    local.survey_inits = cfg.survey_inits;
+    let (landscape, local) = find_local_minimum(problem, &survey)?;
     if !local.verified {
         return Err(ExperimentError::NoLocalMinimum {
             problem: problem.name.clone(),
@@ -1777,7 +1759,7 @@ pub fn run_minima(
     ev.jacobian(&local.theta, a.view_mut());
     ev.noise_covariance(&local.theta, r.view_mut());
     let stat = stationary_covariance(a.view(), r.view())?;
-    let (lambda, q) = eigen_symmetric(a.view())?;
+    let (lambda, q) = (&stat.eigenvalues, &stat.eigenvectors);
     let lyap = a.dot(&stat.sigma) + stat.sigma.dot(&a) + &r;
     let r_norm = frobenius(&r);
     let stationary = StationaryFluctuation {
@@ -1791,6 +1773,8 @@ pub fn run_minima(
         trace_r: r.diag().sum(),
     };
     let t_cov = cfg.burn_in * local.relaxation_time;
+    // Σ(t_cov) of the linear SDE at θ* (Σ(0) = 0); the prediction at η is η Σ(t_cov)
+    let sigma_t = transient_covariance(a.view(), r.view(), t_cov)?.sigma;
     let mut fluctuations = Vec::new();
     for (k, &eta) in cfg.covariance_etas().iter().enumerate() {
         progress(&format!(
@@ -1818,9 +1802,9 @@ pub fn run_minima(
             t_cov,
             &states[0],
             &keep,
-            &lambda,
-            &q,
-            &r,
+            lambda,
+            q,
+            &sigma_t,
             cfg.covariance_members,
         )?);
     }
@@ -2073,8 +2057,7 @@ pub fn run_minima(
         shape,
         activation,
         &local,
-        &lambda,
-        &q,
+        q,
         &stat.sigma,
         cfg,
         slice_members,
@@ -2162,17 +2145,7 @@ fn sme_states(
     seed: u64,
     first: u64,
 ) -> Result<Vec<Vec<Vec<f64>>>, ExperimentError> {
-    let cfg = SdeConfig {
-        step,
-        factor: FactorKind::G,
-        save_times: times.to_vec(),
-        members,
-        first_member: first,
-        seed,
-        keep: members as usize,
-        precision: diffapprox_ensemble::Precision::F64,
-    };
-    let sim = SmeSimulator::new(objective, theta0, eta, &cfg)?;
+    let sim = SmeSimulator::new(objective, theta0, eta, step, times, seed)?;
     let opts = RunOptions {
         members,
         first_member: first,
@@ -2192,7 +2165,7 @@ fn fluctuation(
     keep: &[bool],
     lambda: &[f64],
     q: &Array2<f64>,
-    r: &Array2<f64>,
+    sigma_t: &Array2<f64>,
     members: u64,
 ) -> Result<FluctuationAtEta, ExperimentError> {
     let d = local.theta.len();
@@ -2203,31 +2176,15 @@ fn fluctuation(
         .map(|(s, _)| s)
         .collect();
     let n = kept.len();
-    // Σ(t) in A's eigenbasis: M_ij(t) = −R̃_ij (1 − e^{(λ_i+λ_j)t}) / (λ_i + λ_j), R̃ = Qᵀ R Q.
-    let rt = q.t().dot(r).dot(q);
-    let m = Array2::from_shape_fn((d, d), |(i, j)| {
-        let s = lambda[i] + lambda[j];
-        -rt[(i, j)] * (-(s * t).exp_m1()) / s
-    });
-    let predicted = q.dot(&m).dot(&q.t()) * eta;
-    let mut mean = Array1::<f64>::zeros(d);
-    for s in &kept {
-        mean += &Array1::from((*s).clone());
-    }
-    let measured = if n >= 2 {
-        mean /= n as f64;
-        let mut c = Array2::<f64>::zeros((d, d));
-        for s in &kept {
-            let x = Array1::from((*s).clone()) - &mean;
-            for i in 0..d {
-                for j in 0..d {
-                    c[(i, j)] += x[i] * x[j];
-                }
-            }
-        }
-        c / (n as f64 - 1.0)
+    let predicted = sigma_t * eta;
+    let x = Array2::from_shape_fn((n, d), |(k, p)| kept[k][p]);
+    let (mean, measured) = if n >= 2 {
+        sample_moments(x.view())
     } else {
-        Array2::from_elem((d, d), f64::NAN)
+        (
+            x.sum_axis(ndarray::Axis(0)),
+            Array2::from_elem((d, d), f64::NAN),
+        )
     };
     let rel = if n >= 2 {
         relative_frobenius(measured.view(), predicted.view())?
@@ -2439,7 +2396,6 @@ fn make_slice(
     shape: Shape,
     activation: Activation,
     local: &VerifiedMinimum,
-    lambda: &[f64],
     q: &Array2<f64>,
     sigma_inf: &Array2<f64>,
     cfg: &MinimaConfig,
@@ -2464,7 +2420,6 @@ fn make_slice(
             e2 = w.iter().map(|x| x / nw).collect();
             break;
         }
-        let _ = lambda[i];
     }
     let proj = |theta: &[f64]| -> [f64; 2] {
         let (_, img) = symmetric_distance(shape, activation, &local.theta, theta);
@@ -2681,10 +2636,6 @@ fn check_len(found: usize, expected: usize) -> Result<(), ExperimentError> {
     Ok(())
 }
 
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
 fn distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
@@ -2695,8 +2646,4 @@ fn distance(a: &[f64], b: &[f64]) -> f64 {
 
 fn frobenius(a: &Array2<f64>) -> f64 {
     a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
-fn rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
-    a.rows().into_iter().map(|r| r.to_vec()).collect()
 }

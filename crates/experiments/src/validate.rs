@@ -7,7 +7,7 @@
 
 use crate::ExperimentError;
 use crate::common::{
-    NoiseFloor, check_eta, check_save_times, noise_floor, norm, sgd_ensemble, z_statistics,
+    NoiseFloor, check_eta, check_save_times, noise_floor, norm, sgd_ensemble, to_rows, z_statistics,
 };
 use diffapprox_ensemble::{
     Sampling, SdeConfig, SgdConfig, SgdPlan, batch_training, run_linear_sde,
@@ -201,10 +201,6 @@ pub struct ValidateReport {
     pub seconds: f64,
 }
 
-fn to_vecs(a: &Array2<f64>) -> Vec<Vec<f64>> {
-    a.rows().into_iter().map(|r| r.to_vec()).collect()
-}
-
 fn figures(
     mean: &Array1<f64>,
     cov: &Array2<f64>,
@@ -373,6 +369,7 @@ pub fn run(
     let (sde, _) = run_linear_sde(&obj, theta0, &sde_cfg, &|n| {
         progress("linear SDE", n, cfg.members)
     })?;
+    let (sgd_covs, sde_covs) = (sgd.covariances(), sde.covariances());
     let mut rows = Vec::new();
     let (mut z_means, mut z_covs) = (Vec::new(), Vec::new());
     for (s, &t) in cfg.save_times.iter().enumerate() {
@@ -381,14 +378,14 @@ pub fn run(
         let finite = sgd.moments[s].count();
         let (zm, zc) = z_statistics(
             &sgd.moments[s].mean().to_owned(),
-            &sgd.covariances()[s],
+            &sgd_covs[s],
             bar,
             cfg.eta,
         );
         let sgd_fig = figures(&zm, &zc, sigma, finite, sgd.diverged[s])?;
         let sde_fig = figures(
             &sde.moments[s].mean().to_owned(),
-            &sde.covariances()[s],
+            &sde_covs[s],
             sigma,
             sde.moments[s].count(),
             sde.diverged[s],
@@ -396,11 +393,7 @@ pub fn run(
         let floor = noise_floor(sigma.view(), cfg.members, cfg.seed, s as u64)?;
         let floor_samples =
             crate::common::gaussian_samples(sigma.view(), keep.max(2), cfg.seed, 1000 + s as u64)?;
-        let fm = floor_samples.mean_axis(ndarray::Axis(0)).expect("≥ 2");
-        let fc = {
-            let c = &floor_samples - &fm;
-            c.t().dot(&c) / (floor_samples.nrows() as f64 - 1.0)
-        };
+        let (fm, fc) = crate::common::sample_moments(floor_samples.view());
         let floor_w2 = gaussian_w2(fm.view(), fc.view(), Array1::zeros(d).view(), sigma.view())?;
         let whitener = Whitener::with_tolerance(
             sigma.view(),
@@ -409,10 +402,7 @@ pub fn run(
         let whitener_full = Whitener::new(sigma.view())?;
         let kept_z: Vec<f64> = sgd.kept[s]
             .iter()
-            .filter(|r| {
-                r.iter()
-                    .all(|v| v.abs() <= diffapprox_ensemble::DIVERGENCE_BOUND)
-            })
+            .filter(|r| diffapprox_ensemble::is_converging(ndarray::ArrayView1::from(&r[..])))
             .flat_map(|r| {
                 r.iter()
                     .zip(bar.iter())
@@ -445,7 +435,7 @@ pub fn run(
             verdict: v,
         });
         z_means.push(zm.to_vec());
-        z_covs.push(to_vecs(&zc));
+        z_covs.push(to_rows(&zc));
     }
     let plots = plot_data(problem, theta0, cfg, horizon, &sgd.kept, progress)?;
     let n_hold = rows.iter().filter(|r| r.verdict.holds).count();
@@ -478,7 +468,7 @@ pub fn run(
         config: cfg.clone(),
         version: crate::common::version(),
         theta_bar: lim.theta_bar.iter().map(|v| v.to_vec()).collect(),
-        sigma: sigmas.iter().map(to_vecs).collect(),
+        sigma: sigmas.iter().map(to_rows).collect(),
         z_mean: z_means,
         z_cov: z_covs,
         rows,

@@ -43,19 +43,43 @@ fn check_counts(successes: u64, trials: u64, level: f64) -> Result<()> {
 /// ```
 pub fn binomial_interval(successes: u64, trials: u64, level: f64) -> Result<(f64, f64)> {
     check_counts(successes, trials, level)?;
-    let n = trials as f64;
-    let p = successes as f64 / n;
+    wilson_interval(successes as f64 / trials as f64, trials as f64, level)
+}
+
+/// The Wilson score interval of [`binomial_interval`] for an observed proportion `p` from
+/// `n` trials, where `n` may be fractional (an effective sample size, e.g. Kish's for
+/// correlated trials). p ≤ 0 gives lower bound 0 and p ≥ 1 upper bound 1.
+///
+/// # Errors
+/// [`StatsError::InvalidProbability`] unless 0 < level < 1 and 0 ≤ p ≤ 1,
+/// [`StatsError::TooFew`] unless n > 0.
+pub fn wilson_interval(p: f64, n: f64, level: f64) -> Result<(f64, f64)> {
+    check_open_unit("confidence level", level)?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(StatsError::InvalidProbability {
+            what: "observed proportion",
+            value: p,
+            range: "[0, 1]",
+        });
+    }
+    if !(n > 0.0) {
+        return Err(StatsError::TooFew {
+            what: "binomial trials",
+            needed: 1,
+            found: 0,
+        });
+    }
     let z = standard_normal_quantile(0.5 * (1.0 + level))?;
     let z2 = z * z;
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = z / denominator * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    let low = if successes == 0 {
+    let low = if p <= 0.0 {
         0.0
     } else {
         (centre - half).max(0.0)
     };
-    let high = if successes == trials {
+    let high = if p >= 1.0 {
         1.0
     } else {
         (centre + half).min(1.0)

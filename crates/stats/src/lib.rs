@@ -44,7 +44,7 @@ mod quantile;
 mod regression;
 mod whiten;
 
-pub use binomial::{binomial_interval, clopper_pearson};
+pub use binomial::{binomial_interval, clopper_pearson, wilson_interval};
 pub use compare::{covariance_noise_floor, gaussian_w2, relative_frobenius};
 pub use ellipse::Ellipse;
 pub use error::{Result, StatsError};

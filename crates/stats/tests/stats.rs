@@ -5,7 +5,7 @@
 use diffapprox_stats::{
     Ellipse, MomentAccumulator, StatsError, Whitener, binomial_interval, clopper_pearson,
     covariance_noise_floor, gaussian_w2, ks_chi_squared, ks_test, log_log_slope, quantile,
-    relative_frobenius, slope_fit, weighted_log_log_slope, weighted_slope_fit,
+    relative_frobenius, slope_fit, weighted_log_log_slope, weighted_slope_fit, wilson_interval,
 };
 use ndarray::{Array1, Array2, ArrayView2, array, s};
 use rand::{RngExt, SeedableRng};
@@ -624,6 +624,21 @@ mod intervals {
             })
         );
         assert!(binomial_interval(1, 10, 0.0).is_err());
+        assert!(wilson_interval(0.5, 0.0, 0.95).is_err());
+        assert!(wilson_interval(1.5, 10.0, 0.95).is_err());
+    }
+
+    /// The fractional-n form equals the count form at integer n and narrows as n grows.
+    #[test]
+    fn wilson_interval_accepts_an_effective_sample_size() -> TestResult {
+        assert_eq!(
+            wilson_interval(81.0 / 263.0, 263.0, 0.95)?,
+            binomial_interval(81, 263, 0.95)?
+        );
+        let (a, b) = wilson_interval(0.3, 40.5, 0.95)?;
+        let (c, e) = wilson_interval(0.3, 400.5, 0.95)?;
+        assert!(a < c && c < 0.3 && 0.3 < e && e < b);
+        Ok(())
     }
 
     #[test]

@@ -30,7 +30,7 @@ use thiserror::Error;
 mod reference;
 mod stationary;
 pub use reference::{ReferencePath, ReferenceStep};
-pub use stationary::{StationaryCovariance, stationary_covariance};
+pub use stationary::{StationaryCovariance, stationary_covariance, transient_covariance};
 
 /// Errors of the theory crate.
 #[derive(Debug, Error)]

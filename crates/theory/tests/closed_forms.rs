@@ -2,7 +2,9 @@
 //! and the stationary covariance against its defining equation.
 
 use diffapprox_model::{Evaluator, FiniteSum, LinearLeastSquares};
-use diffapprox_theory::{LimitOptions, eigen_symmetric, solve_limit, stationary_covariance};
+use diffapprox_theory::{
+    LimitOptions, eigen_symmetric, solve_limit, stationary_covariance, transient_covariance,
+};
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -75,7 +77,13 @@ fn lyapunov_matches_closed_form_for_constant_a_and_r() {
         let rel = rel_frobenius(&sol.sigma.as_ref().unwrap()[k], &exact_sigma);
         // The requirement: relative error ≤ 1e-8 at step 1e-3 (RK4 error is ~1e-12).
         assert!(rel < 1e-8, "Σ at t={t}: relative error {rel}");
+        // The library's eigenbasis solve for constant A, R against the RK4 Lyapunov solution:
+        // same bound.
+        let lib = transient_covariance(a.view(), r.view(), t).unwrap().sigma;
+        let rel = rel_frobenius(&lib, &sol.sigma.as_ref().unwrap()[k]);
+        assert!(rel < 1e-8, "transient Σ at t={t}: relative error {rel}");
     }
+    assert!(transient_covariance(a.view(), r.view(), f64::NAN).is_err());
 }
 
 /// RK4 on the joint system is 4th order: halving the step divides the Σ error by ~16

@@ -444,7 +444,7 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
             .to_value()
         }
         SdeModel::Sme => {
-            let sim = SmeSimulator::new(&obj, &resolved.theta0, c.eta, &cfg)
+            let sim = SmeSimulator::new(&obj, &resolved.theta0, c.eta, args.step, &times, c.seed)
                 .map_err(|e| usage_error(format!("--{e}")))?;
             let stats = with_threads(c.threads, || {
                 run_blocks(&sim, times.clone(), &options(c), &|n| bar.set_position(n))
