@@ -6,13 +6,14 @@
 //! one, write `cmd/NAME.rs`, list it in `cmd/mod.rs`, add a variant to [`Command`] and a
 //! line to the `match` in [`main`]. Shared pieces: [`problem_args`] (resolve a problem and
 //! θ_0), [`output`] (atomic files, stdout), [`progress`] (terminal-only progress bars) and
-//! [`usage`] (errors that exit with status 2).
+//! [`usage`] (errors that exit with status 2) and [`report`] (what the study commands share).
 
 mod cmd;
 mod output;
 mod plot;
 mod problem_args;
 mod progress;
+mod report;
 mod threads;
 mod usage;
 

@@ -37,6 +37,11 @@ where
     result.with_context(|| format!("--out `{}`: nothing was written", path.display()))
 }
 
+/// Writes `text` to `path` atomically (see [`write_atomic`]).
+pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
+    write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
+}
+
 /// Checks early, before any long computation, that `path` can be an output file: it names
 /// a file and its directory exists. [`write_atomic`] still reports any later failure.
 pub fn check_destination(path: &Path) -> anyhow::Result<()> {

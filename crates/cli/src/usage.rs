@@ -77,3 +77,16 @@ pub fn nonnegative_finite(s: &str) -> Result<f64, String> {
         Err(format!("must be finite and >= 0, got {v}"))
     }
 }
+
+/// A usage error naming `flag` unless `values` are strictly increasing.
+pub fn strictly_increasing(flag: &str, values: &[f64]) -> anyhow::Result<()> {
+    match values.windows(2).position(|w| w[1] <= w[0]) {
+        Some(i) => Err(usage_error(format!(
+            "{flag} must be strictly increasing: #{} = {} comes after {}",
+            i + 1,
+            values[i + 1],
+            values[i]
+        ))),
+        None => Ok(()),
+    }
+}

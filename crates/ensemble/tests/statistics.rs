@@ -38,6 +38,35 @@ fn sigma_at(
     (sol.theta_bar[0].clone(), sol.sigma.unwrap()[0].clone())
 }
 
+/// Simple backprop (examples with replacement, `batch` per step) on the least-squares model:
+/// the statistics of `members` members at `times`.
+fn lls_sgd(
+    m: &LinearLeastSquares,
+    th0: &[f64],
+    eta: f64,
+    batch: usize,
+    times: Vec<f64>,
+    seed: u64,
+    members: u64,
+) -> EnsembleStats {
+    let plan = SgdPlan::new(&SgdConfig {
+        eta,
+        batch,
+        sampling: Sampling::Replacement,
+        save_times: times,
+    })
+    .unwrap();
+    run_blocks(
+        &GenericSgd::new(m, &plan, th0, seed, None),
+        plan.times.clone(),
+        &RunOptions {
+            members,
+            ..Default::default()
+        },
+        &|_| {},
+    )
+}
+
 /// Entrywise check |Ĉ_ij − Σ_ij| ≤ k·se_ij with se_ij² = (Σ_ii Σ_jj + Σ_ij²)/N, the variance
 /// of a Gaussian sample covariance entry. k = 4.5: with 6 distinct entries the chance that
 /// any exceeds 4.5 se by sampling alone is < 6·7e-6 (and the seed is fixed).
@@ -106,23 +135,8 @@ fn sgd_z_covariance_matches_lyapunov_on_least_squares() {
     let m = lls();
     let th0 = [0.5, -0.5, 0.2];
     let eta = 2e-3;
-    let plan = SgdPlan::new(&SgdConfig {
-        eta,
-        batch: 1,
-        sampling: Sampling::Replacement,
-        save_times: vec![1.0],
-    })
-    .unwrap();
     let n = 20_000;
-    let stats = run_blocks(
-        &GenericSgd::new(&m, &plan, &th0, 11, None),
-        plan.times.clone(),
-        &RunOptions {
-            members: n,
-            ..Default::default()
-        },
-        &|_| {},
-    );
+    let stats = lls_sgd(&m, &th0, eta, 1, vec![1.0], 11, n);
     let (bar, sigma) = sigma_at(&m, &th0, 1.0);
     let z_cov = stats.moments[0].covariance().unwrap() / eta;
     assert_cov_close(&z_cov, &sigma, n as f64, 4.5, "SGD z_cov");
@@ -148,23 +162,8 @@ fn minibatch_noise_is_r_over_b() {
     let th0 = [0.0, 0.0, 0.0];
     let eta = 2e-3;
     let b = 4;
-    let plan = SgdPlan::new(&SgdConfig {
-        eta,
-        batch: b,
-        sampling: Sampling::Replacement,
-        save_times: vec![1.0],
-    })
-    .unwrap();
     let n = 20_000;
-    let stats = run_blocks(
-        &GenericSgd::new(&m, &plan, &th0, 5, None),
-        plan.times.clone(),
-        &RunOptions {
-            members: n,
-            ..Default::default()
-        },
-        &|_| {},
-    );
+    let stats = lls_sgd(&m, &th0, eta, b, vec![1.0], 5, n);
     let (_, sigma) = sigma_at(&m, &th0, 1.0);
     let z_cov = stats.moments[0].covariance().unwrap() / eta * b as f64;
     assert_cov_close(&z_cov, &sigma, n as f64, 4.5, "mini-batch z_cov·B");
@@ -258,22 +257,7 @@ fn linear_sde_is_weak_order_one() {
 fn divergence_is_counted_not_averaged() {
     let m = lls();
     let th0 = [0.5, -0.5, 0.2];
-    let plan = SgdPlan::new(&SgdConfig {
-        eta: 6.0,
-        batch: 1,
-        sampling: Sampling::Replacement,
-        save_times: vec![0.0, 3000.0],
-    })
-    .unwrap();
-    let stats = run_blocks(
-        &GenericSgd::new(&m, &plan, &th0, 1, None),
-        plan.times.clone(),
-        &RunOptions {
-            members: 300,
-            ..Default::default()
-        },
-        &|_| {},
-    );
+    let stats = lls_sgd(&m, &th0, 6.0, 1, vec![0.0, 3000.0], 1, 300);
     assert_eq!(stats.diverged, vec![0, 300]);
     assert_eq!(stats.moments[1].count(), 0);
     assert!(stats.covariances()[1].iter().all(|v| v.is_finite()));

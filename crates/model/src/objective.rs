@@ -74,6 +74,26 @@ pub enum FactorKind {
     Eig,
 }
 
+impl FactorKind {
+    /// The name used in files and on the command line (`g`, `cholesky`, `eig`); it parses
+    /// back.
+    ///
+    /// ```
+    /// use diffapprox_model::FactorKind;
+    /// for k in [FactorKind::G, FactorKind::Cholesky, FactorKind::Eig] {
+    ///     assert_eq!(k.name().parse::<FactorKind>()?, k);
+    /// }
+    /// # Ok::<(), diffapprox_model::ModelError>(())
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            FactorKind::G => "g",
+            FactorKind::Cholesky => "cholesky",
+            FactorKind::Eig => "eig",
+        }
+    }
+}
+
 impl std::str::FromStr for FactorKind {
     type Err = ModelError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -62,7 +62,7 @@ pub fn wilson_interval(p: f64, n: f64, level: f64) -> Result<(f64, f64)> {
             range: "[0, 1]",
         });
     }
-    if !(n > 0.0) {
+    if n.is_nan() || n <= 0.0 {
         return Err(StatsError::TooFew {
             what: "binomial trials",
             needed: 1,

@@ -6,17 +6,17 @@
 //! `--members K > 0`) and `ellipses.svg` into the output directory.
 
 use super::rate::open_unit;
-use super::validate::{
-    StageProgress, Table, checked_pairs, command_line, in_pool, join, output_dir, parse_pair, sig,
-};
-use crate::output::{number, write_atomic, write_json};
+use crate::output::{number, write_atomic, write_text};
 use crate::plot::{self, EllipsePanel, EllipseTime};
-use crate::usage::{positive_finite, usage_error};
+use crate::report::{
+    StageProgress, Table, checked_pairs, in_pool, join, output_dir, parse_pair, sig,
+    write_report_json,
+};
+use crate::usage::{positive_finite, strictly_increasing};
 use anyhow::Context;
 use clap::Args;
 use diffapprox_experiments::ellipses::{self, EllipsesConfig, EllipsesReport};
 use diffapprox_theory::{LimitOptions, solve_limit};
-use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -76,26 +76,9 @@ pub struct EllipsesArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    #[serde(flatten)]
-    report: &'a EllipsesReport,
-    command_line: String,
-    threads: usize,
-}
-
 /// Runs `diffapprox ellipses`.
 pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
-    for (k, w) in args.times.windows(2).enumerate() {
-        if w[1] <= w[0] {
-            return Err(usage_error(format!(
-                "--times must be strictly increasing: #{} = {} comes after {}",
-                k + 1,
-                w[1],
-                w[0]
-            )));
-        }
-    }
+    strictly_increasing("--times", &args.times)?;
     let resolved = args.problem.resolve()?;
     let problem = &resolved.problem;
     let d = problem.dim();
@@ -169,17 +152,7 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
     write_atomic(&csv_path, |w| write_ellipses_csv(w, &report))?;
     written.push(csv_path);
     let json = dir.join("ellipses.json");
-    write_atomic(&json, |w| {
-        write_json(
-            w,
-            &ReportJson {
-                report: &report,
-                command_line: command_line(),
-                threads,
-            },
-            true,
-        )
-    })?;
+    write_report_json(&json, &report, threads)?;
     written.push(json);
     if !report.members.is_empty() {
         let members = dir.join("members.csv");
@@ -195,7 +168,7 @@ pub fn run(args: &EllipsesArgs) -> anyhow::Result<()> {
         )
         .collect();
     let svg = plot_ellipses(&report, &pairs, &theta_path)?;
-    write_atomic(&svg_path, |w| Ok(w.write_all(svg.as_bytes())?))?;
+    write_text(&svg_path, &svg)?;
     written.push(svg_path);
     writeln!(out, "\nwrote:")?;
     for p in &written {

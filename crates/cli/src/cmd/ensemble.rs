@@ -13,6 +13,7 @@ use diffapprox_ensemble::{
     BLOCK, EnsembleStats, NetworkSgd, Precision, RunOptions, Sampling, SdeConfig, SgdConfig,
     SgdPlan, SmeSimulator, run_blocks, run_linear_sde,
 };
+use diffapprox_experiments::common::z_statistics;
 use diffapprox_model::FactorKind;
 use diffapprox_theory::{LimitOptions, solve_limit};
 use ndarray::{Array1, Array2};
@@ -231,20 +232,22 @@ struct EnsembleJson<'a> {
     z_mean: Option<Vec<Vec<f64>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     z_cov: Option<Vec<Vec<Vec<f64>>>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    kept: Vec<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    kept: &'a [Vec<Vec<f64>>],
 }
 
 const RNG: &str = "ChaCha8 (rand_chacha), key = seed_from_u64(seed), stream = member index";
 
 impl<'a> EnsembleJson<'a> {
-    /// The fields every ensemble shares; `mean`/`cov` are those of θ, the Z fields unset.
+    /// The fields every ensemble shares, with `mean`/`cov` those of θ; the Z fields unset.
     fn new(
         c: &EnsembleArgs,
         resolved: &'a ResolvedProblem,
         times: &'a [f64],
         replica: String,
         stats: &'a EnsembleStats,
+        mean: Vec<Vec<f64>>,
+        cov: Vec<Vec<Vec<f64>>>,
     ) -> Self {
         EnsembleJson {
             problem: &resolved.problem.name,
@@ -259,13 +262,13 @@ impl<'a> EnsembleJson<'a> {
             replica,
             note: None,
             times,
-            mean: stats.means().iter().map(|m| m.to_vec()).collect(),
-            cov: stats.covariances().iter().map(rows).collect(),
+            mean,
+            cov,
             diverged: &stats.diverged,
             theta_bar: None,
             z_mean: None,
             z_cov: None,
-            kept: stats.kept.clone(),
+            kept: &stats.kept,
         }
     }
 }
@@ -345,7 +348,10 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
         .iter()
         .zip(&covs)
         .zip(&bar_theta)
-        .map(|((m, cv), b)| (((m - b) / c.eta.sqrt()).to_vec(), rows(&(cv / c.eta))))
+        .map(|((m, cv), b)| {
+            let (zm, zc) = z_statistics(m, cv, b, c.eta);
+            (zm.to_vec(), rows(&zc))
+        })
         .unzip();
     let note = match sampling {
         Sampling::Reshuffle => Some(
@@ -370,6 +376,8 @@ pub fn run_sgd(args: &SgdArgs) -> anyhow::Result<()> {
             &times,
             format!("simple backprop (batch {}, {:?})", args.batch, sampling).to_lowercase(),
             &stats,
+            means.iter().map(|m| m.to_vec()).collect(),
+            covs.iter().map(rows).collect(),
         )
     };
     emit(c.out.as_deref(), "the ensemble statistics", |w| {
@@ -434,12 +442,10 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
             );
             EnsembleJson {
                 note: Some("mean and cov are those of θ̄ + √η Z; kept rows are Z".into()),
-                mean,
-                cov,
                 theta_bar: Some(info.theta_bar.iter().map(|b| b.to_vec()).collect()),
                 z_mean: Some(z_means.iter().map(|m| m.to_vec()).collect()),
                 z_cov: Some(z_covs.iter().map(rows).collect()),
-                ..EnsembleJson::new(c, &resolved, &times, replica, &stats)
+                ..EnsembleJson::new(c, &resolved, &times, replica, &stats, mean, cov)
             }
             .to_value()
         }
@@ -455,7 +461,9 @@ pub fn run_sde(args: &SdeArgs) -> anyhow::Result<()> {
                 "first-order SME, Euler–Maruyama step {}, noise factor G",
                 args.step
             );
-            EnsembleJson::new(c, &resolved, &times, replica, &stats).to_value()
+            let mean = stats.means().iter().map(|m| m.to_vec()).collect();
+            let cov = stats.covariances().iter().map(rows).collect();
+            EnsembleJson::new(c, &resolved, &times, replica, &stats, mean, cov).to_value()
         }
     }?;
     emit(c.out.as_deref(), "the ensemble statistics", |w| {

@@ -5,7 +5,7 @@
 use crate::output::{check_destination, emit, number, write_json};
 use crate::problem_args::{InitialPoint, ProblemArgs, ResolvedProblem};
 use crate::progress;
-use crate::usage::{nonnegative_finite, positive_finite, usage_error};
+use crate::usage::{nonnegative_finite, positive_finite, strictly_increasing, usage_error};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use diffapprox_theory::{LimitOptions, LimitSolution, solve_limit};
@@ -91,16 +91,7 @@ impl LimitArgs {
             let times = (1..=n).map(|k| t_end * k as f64 / n as f64).collect();
             return Ok(SaveGrid { times, t_end });
         }
-        for (i, w) in self.save_times.windows(2).enumerate() {
-            if w[1] <= w[0] {
-                return Err(usage_error(format!(
-                    "--save-times must be strictly increasing: #{} = {} comes after {}",
-                    i + 1,
-                    w[1],
-                    w[0]
-                )));
-            }
-        }
+        strictly_increasing("--save-times", &self.save_times)?;
         let last = *self.save_times.last().expect("not empty");
         let t_end = match self.t_end {
             Some(t_end) if last > t_end => {

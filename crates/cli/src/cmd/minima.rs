@@ -4,7 +4,7 @@
 //! seeded initial points. The study itself is `diffapprox_experiments::minima`; this module
 //! only parses, prints and writes (report.json, report.md and SVG plots, all atomically).
 
-use crate::output::{write_atomic, write_json};
+use crate::output::{write_atomic, write_json, write_text};
 use crate::threads::{parse_threads, with_threads};
 use crate::usage::{nonnegative_finite, positive_finite, usage_error};
 use anyhow::Context;
@@ -16,7 +16,7 @@ use diffapprox_model::Problem;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Arguments of `diffapprox minima`.
 #[derive(Debug, Clone, Args)]
@@ -166,7 +166,7 @@ pub fn run(args: &MinimaArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
     let problem =
         Problem::resolve(&args.problem).with_context(|| format!("--problem `{}`", args.problem))?;
-    let dir = output_dir(args.out.as_deref(), &problem.name)?;
+    let dir = crate::report::output_dir(args.out.as_deref(), "minima-out", &problem.name)?;
     let clock = std::time::Instant::now();
     let spinner = crate::progress::spinner("minima");
     let report = with_threads(args.threads, || {
@@ -188,7 +188,7 @@ pub fn run(args: &MinimaArgs) -> anyhow::Result<()> {
     written.push(json);
     let md = dir.join("report.md");
     let text = markdown(&report, wall);
-    write_atomic(&md, |w| Ok(w.write_all(text.as_bytes())?))?;
+    write_text(&md, &text)?;
     written.push(md);
     for (name, svg) in [
         ("stuck.svg", stuck_svg(&report)?),
@@ -198,7 +198,7 @@ pub fn run(args: &MinimaArgs) -> anyhow::Result<()> {
         ("slice.svg", slice_svg(&report)?),
     ] {
         let path = dir.join(name);
-        write_atomic(&path, |w| Ok(w.write_all(svg.as_bytes())?))?;
+        write_text(&path, &svg)?;
         written.push(path);
     }
     writeln!(out, "\nwrote:")?;
@@ -209,31 +209,6 @@ pub fn run(args: &MinimaArgs) -> anyhow::Result<()> {
 }
 
 /// `out`, or `minima-out/PROBLEM`; created if missing.
-fn output_dir(out: Option<&Path>, problem: &str) -> anyhow::Result<PathBuf> {
-    let dir = match out {
-        Some(d) => d.to_path_buf(),
-        None => {
-            let name: String = problem
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            Path::new("minima-out").join(name)
-        }
-    };
-    if dir.exists() && !dir.is_dir() {
-        anyhow::bail!("--out `{}` exists and is not a directory", dir.display());
-    }
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("--out `{}`: cannot create the directory", dir.display()))?;
-    Ok(dir)
-}
-
 fn pct(f: &diffapprox_experiments::minima::Fraction) -> String {
     format!(
         "{:5.1} % [{:5.1}, {:5.1}]",

@@ -2,15 +2,16 @@
 //! η-dependence of Theorem 4.1, with log–log slopes and confidence intervals.
 //! Writes `report.json`, `report.md` and `rate.svg` into the output directory.
 
-use super::validate::{StageProgress, Table, command_line, in_pool, join, output_dir, pct, sig};
-use crate::output::{write_atomic, write_json};
+use crate::output::{write_atomic, write_text};
 use crate::plot::{self, Series, Stroke, XyChart};
+use crate::report::{
+    StageProgress, Table, command_line, in_pool, join, output_dir, pct, sig, write_report_json,
+};
 use crate::usage::{positive_finite, usage_error};
 use anyhow::Context;
 use clap::Args;
 use diffapprox_experiments::rate::{self, RateConfig, RateReport};
 use diffapprox_stats::{log_log_slope, weighted_log_log_slope};
-use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -70,14 +71,6 @@ pub(crate) fn open_unit(s: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    #[serde(flatten)]
-    report: &'a RateReport,
-    command_line: String,
-    threads: usize,
-}
-
 /// Runs `diffapprox rate`.
 pub fn run(args: &RateArgs) -> anyhow::Result<()> {
     if args.etas.len() < 3 {
@@ -131,20 +124,10 @@ pub fn run(args: &RateArgs) -> anyhow::Result<()> {
     writeln!(out, "({:.1} s)", report.seconds)?;
 
     let json = dir.join("report.json");
-    write_atomic(&json, |w| {
-        write_json(
-            w,
-            &ReportJson {
-                report: &report,
-                command_line: command_line(),
-                threads,
-            },
-            true,
-        )
-    })?;
+    write_report_json(&json, &report, threads)?;
     let svg_path = dir.join("rate.svg");
     let svg = plot_rate(&report)?;
-    write_atomic(&svg_path, |w| Ok(w.write_all(svg.as_bytes())?))?;
+    write_text(&svg_path, &svg)?;
     let md = dir.join("report.md");
     write_atomic(&md, |w| write_markdown(w, &report, threads, &svg_path))?;
     writeln!(out, "\nwrote:")?;
