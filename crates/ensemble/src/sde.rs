@@ -186,28 +186,32 @@ impl GroupMatrix {
 
 /// Per-thread working memory of a block step (reused across steps and blocks; the contents
 /// are overwritten before use, so which thread's scratch a block uses never matters).
-struct StepScratch {
-    /// The draws of a group, column j = member j's c·r normals in draw order (f64 path).
-    xi: Array2<f64>,
-    /// The increment, d × BLOCK (f64 path).
-    inc: Array2<f64>,
-    /// [Z; ξ] rounded to f32, (d + GROUP r) × BLOCK (mixed path).
-    x32: Mat<f32>,
-    /// The increment in f32, d × BLOCK (mixed path).
-    inc32: Mat<f32>,
+enum StepScratch {
+    F64 {
+        /// The draws of a group, column j = member j's c·r normals in draw order.
+        xi: Array2<f64>,
+        /// The increment, d × BLOCK.
+        inc: Array2<f64>,
+    },
+    Mixed {
+        /// [Z; ξ] rounded to f32, (d + GROUP r) × BLOCK.
+        x32: Mat<f32>,
+        /// The increment in f32, d × BLOCK.
+        inc32: Mat<f32>,
+    },
 }
 
 impl StepScratch {
     fn new(precision: Precision, d: usize, r: usize) -> Self {
-        let (f, m) = match precision {
-            Precision::F64 => (1, 0),
-            Precision::Mixed => (0, 1),
-        };
-        StepScratch {
-            xi: Array2::zeros((GROUP * r * f, BLOCK * f).f()),
-            inc: Array2::zeros((d * f, BLOCK * f).f()),
-            x32: Mat::zeros((d + GROUP * r) * m, BLOCK * m),
-            inc32: Mat::zeros(d * m, BLOCK * m),
+        match precision {
+            Precision::F64 => StepScratch::F64 {
+                xi: Array2::zeros((GROUP * r, BLOCK).f()),
+                inc: Array2::zeros((d, BLOCK).f()),
+            },
+            Precision::Mixed => StepScratch::Mixed {
+                x32: Mat::zeros(d + GROUP * r, BLOCK),
+                inc32: Mat::zeros(d, BLOCK),
+            },
         }
     }
 }
@@ -238,17 +242,17 @@ impl SdeBlock {
             .z
             .as_slice_memory_order_mut()
             .expect("column-major block");
-        match &g.m32 {
-            None => {
-                let rows = sc.xi.nrows();
-                let xs = sc.xi.as_slice_memory_order_mut().expect("column-major");
+        match (&g.m32, sc) {
+            (None, StepScratch::F64 { xi, inc }) => {
+                let rows = xi.nrows();
+                let xs = xi.as_slice_memory_order_mut().expect("column-major");
                 for (col, rng) in xs.chunks_exact_mut(rows).zip(&mut self.rngs) {
                     for v in &mut col[..kr] {
                         *v = StandardNormal.sample(rng);
                     }
                 }
                 let z = ArrayView2::from_shape((d, n).f(), zs).expect("block shape");
-                let mut inc = sc.inc.slice_mut(s![.., ..n]);
+                let mut inc = inc.slice_mut(s![.., ..n]);
                 gemm(
                     inc.view_mut(),
                     false,
@@ -263,7 +267,7 @@ impl SdeBlock {
                     true,
                     g.m.slice(s![.., d..w]),
                     false,
-                    sc.xi.slice(s![..kr, ..n]),
+                    xi.slice(s![..kr, ..n]),
                     false,
                     1.0,
                 );
@@ -273,9 +277,9 @@ impl SdeBlock {
                     }
                 }
             }
-            Some(m32) => {
+            (Some(m32), StepScratch::Mixed { x32, inc32 }) => {
                 for (j, rng) in self.rngs.iter_mut().enumerate() {
-                    let (top, noise) = sc.x32.col_as_slice_mut(j)[..w].split_at_mut(d);
+                    let (top, noise) = x32.col_as_slice_mut(j)[..w].split_at_mut(d);
                     for (v, &x) in top.iter_mut().zip(&zs[j * d..(j + 1) * d]) {
                         *v = x as f32;
                     }
@@ -284,19 +288,20 @@ impl SdeBlock {
                     }
                 }
                 matmul(
-                    sc.inc32.as_mut().subcols_mut(0, n),
+                    inc32.as_mut().subcols_mut(0, n),
                     Accum::Replace,
                     m32.as_ref().subcols(0, w),
-                    sc.x32.as_ref().submatrix(0, 0, w, n),
+                    x32.as_ref().submatrix(0, 0, w, n),
                     1.0,
                     Par::Seq,
                 );
                 for (j, zj) in zs.chunks_exact_mut(d).enumerate() {
-                    for (v, &x) in zj.iter_mut().zip(sc.inc32.col_as_slice(j)) {
+                    for (v, &x) in zj.iter_mut().zip(inc32.col_as_slice(j)) {
                         *v += f64::from(x);
                     }
                 }
             }
+            _ => unreachable!("scratch and group matrix share the run's precision"),
         }
     }
 }
